@@ -1,0 +1,69 @@
+# The two commands a fresh machine needs: `make serve` and `make test`.
+# Each creates .venv on first use (torch pinned to the CPU build; see pyproject.toml).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DATA   ?= ../shared/data/names.txt
+ARTIFACT ?= model_artifacts/names-mlp.pt
+
+.PHONY: help venv serve test lint typecheck unit browser-deps train train-lecture evaluate sweep download bench clean
+
+help:
+	@echo "make serve   - serve the shipped model on http://127.0.0.1:8000 (sets up .venv if needed)"
+	@echo "make test    - lint, type-check and run the whole test suite (sets up .venv if needed)"
+	@echo "make train   - retrain the shipped artifact from $(DATA)"
+	@echo "make bench   - run the benchmarks in benchmarks/"
+
+venv: $(BIN)/.installed
+
+# Rebuilt when the dependency list changes.
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[train,dev]'
+	touch $@
+
+serve: venv
+	$(BIN)/python -m app.serve
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
+
+typecheck: venv
+	$(BIN)/mypy
+
+# Headless Chromium for the browser tests comes from Debian's packages.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
+
+unit: venv browser-deps
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck unit
+
+train: venv
+	$(BIN)/python -m training.train --recipe default --data $(DATA) --out $(ARTIFACT)
+
+train-lecture: venv
+	$(BIN)/python -m training.train --recipe lecture --data $(DATA) --out model_artifacts/lecture-mlp.pt
+
+evaluate: venv
+	$(BIN)/python -m training.evaluate $(ARTIFACT) $(DATA)
+
+sweep: venv
+	$(BIN)/python -m training.sweep --data $(DATA)
+
+download: venv
+	$(BIN)/python -m training.download
+
+bench: venv
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

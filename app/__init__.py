@@ -1,0 +1,1 @@
+"""namegen: the HTTP service and CLI around the exported name model."""

@@ -1,0 +1,90 @@
+"""Load and validate a namegen TorchScript artifact.
+
+Anything that is not a complete namegen artifact raises ArtifactError with a
+one-line message naming the file, so the service can refuse to start cleanly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ARTIFACT_FORMAT = "namegen-mlp"  # must match training/export.py
+SUPPORTED_VERSIONS = {1}
+REQUIRED_META = ("vocab", "block_size", "hyperparameters", "train_loss", "dev_loss", "test_loss", "dataset")
+
+
+class ArtifactError(Exception):
+    """The file is missing, unreadable, or not a namegen model."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: Path
+    module: torch.jit.ScriptModule
+    meta: dict[str, Any]
+    vocab: tuple[str, ...]
+    block_size: int
+    words: frozenset[str] = field(default_factory=frozenset)  # training data, all splits
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+
+def load_artifact(path: str | Path) -> Artifact:
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: model file not found")
+    extra = {"meta.json": "", "words.txt.gz": ""}
+    try:
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except Exception as exc:  # torch raises several types for a bad zip or archive
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{path}: not a loadable TorchScript file ({reason[:200]})") from None
+    try:
+        meta = json.loads(extra["meta.json"] or "null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ArtifactError(f"{path}: meta.json inside the file is not valid JSON") from None
+    if not isinstance(meta, dict) or meta.get("format") != ARTIFACT_FORMAT:
+        raise ArtifactError(f"{path}: not a namegen model (no meta.json with format '{ARTIFACT_FORMAT}')")
+    if meta.get("format_version") not in SUPPORTED_VERSIONS:
+        raise ArtifactError(f"{path}: unsupported artifact format_version {meta.get('format_version')!r}")
+    missing = [k for k in REQUIRED_META if k not in meta]
+    if missing:
+        raise ArtifactError(f"{path}: meta.json lacks {', '.join(missing)}")
+    vocab, block_size = meta["vocab"], meta["block_size"]
+    if (not isinstance(vocab, list) or not vocab or vocab[0] != "."
+            or not all(isinstance(c, str) and len(c) == 1 for c in vocab) or len(set(vocab)) != len(vocab)):
+        raise ArtifactError(f"{path}: meta.json vocab must be distinct single characters starting with '.'")
+    if not isinstance(block_size, int) or block_size < 1:
+        raise ArtifactError(f"{path}: meta.json block_size must be a positive integer")
+    for method in ("position_tables", "logits_from_first_layer"):
+        if not hasattr(module, method):
+            raise ArtifactError(f"{path}: the TorchScript module lacks {method}()")
+    _check_forward(path, module, len(vocab), block_size)
+    words: frozenset[str] = frozenset()
+    raw = extra["words.txt.gz"]
+    if raw:
+        try:
+            words = frozenset(gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n"))
+        except (OSError, UnicodeDecodeError, EOFError):
+            raise ArtifactError(f"{path}: words.txt.gz inside the file is corrupt") from None
+    module.eval()
+    return Artifact(path, module, meta, tuple(vocab), block_size, words)
+
+
+def _check_forward(path: Path, module: torch.jit.ScriptModule, vocab_size: int, block_size: int) -> None:
+    """One forward on a boundary-only context: the shapes must be what meta.json promises."""
+    try:
+        with torch.no_grad():
+            logits = module(torch.zeros((2, block_size), dtype=torch.long))
+    except Exception:
+        raise ArtifactError(f"{path}: forward fails on a (2, {block_size}) context") from None
+    if tuple(logits.shape) != (2, vocab_size) or not bool(torch.isfinite(logits).all()):
+        raise ArtifactError(f"{path}: forward gives {tuple(logits.shape)} logits, expected (2, {vocab_size}) finite")

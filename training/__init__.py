@@ -1,0 +1,1 @@
+"""Offline training for namegen: data, model, training loop, export."""

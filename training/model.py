@@ -1,0 +1,108 @@
+"""The character-level MLP of Bengio et al. 2003, as in the makemore lectures.
+
+One definition serves training, export and the service's fast path:
+embedding table -> the block_size embeddings concatenated (a view) -> tanh
+hidden layer(s) -> logits over the vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 27
+    block_size: int = 3
+    n_embd: int = 10
+    n_hidden: int = 200
+    n_layers: int = 1  # tanh hidden layers
+    layer_norm: bool = False  # LayerNorm before each tanh
+    dropout: float = 0.0  # after each tanh, training only
+
+    def to_dict(self) -> dict[str, int | float | bool]:
+        return asdict(self)
+
+
+class HiddenBlock(nn.Module):
+    def __init__(self, n_in: int, n_out: int, layer_norm: bool, dropout: float) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_in, n_out)
+        self.norm = nn.LayerNorm(n_out) if layer_norm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+
+    def activate(self, pre: torch.Tensor) -> torch.Tensor:
+        """Everything after the linear map: split out so the first layer's
+        product can be precomputed per position by the sampler."""
+        return self.dropout(torch.tanh(self.norm(pre)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activate(self.linear(x))
+
+
+class NameMLP(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.block_size = config.block_size
+        self.n_embd = config.n_embd
+        self.embedding = nn.Embedding(config.vocab_size, config.n_embd)
+        widths = [config.block_size * config.n_embd] + [config.n_hidden] * config.n_layers
+        self.hidden = nn.ModuleList(
+            HiddenBlock(n_in, n_out, config.layer_norm, config.dropout)
+            for n_in, n_out in zip(widths[:-1], widths[1:])
+        )
+        self.head = nn.Linear(config.n_hidden, config.vocab_size)
+        with torch.no_grad():
+            # Near-uniform predictions at the start: no "hockey stick" loss.
+            self.head.weight.mul_(0.1)
+            self.head.bias.zero_()
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, block_size) token ids -> (B, vocab_size) logits."""
+        x = self.embedding(idx).view(idx.shape[0], -1)  # concatenation as a view
+        for block in self.hidden:
+            x = block(x)
+        return self.head(x)
+
+    @torch.jit.export
+    def position_tables(self) -> torch.Tensor:
+        """(block_size, vocab_size, n_hidden): the first layer's contribution of
+        each token at each context position, C @ W1[k]; the bias is folded into
+        position 0. Summing the rows picked by a context gives the first layer's
+        pre-activation without the embedding lookup or the wide matmul."""
+        first = self.hidden[0].linear
+        w = first.weight.view(first.weight.shape[0], self.block_size, self.n_embd)
+        tables = torch.einsum("ve,hke->kvh", self.embedding.weight, w).contiguous()
+        tables[0] += first.bias
+        return tables
+
+    @torch.jit.export
+    def logits_from_first_layer(self, pre: torch.Tensor) -> torch.Tensor:
+        """The rest of the network, from the first layer's pre-activation."""
+        x = pre
+        for i, block in enumerate(self.hidden):
+            if i == 0:
+                x = block.activate(x)
+            else:
+                x = block(x)
+        return self.head(x)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def loss_on(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 65536) -> float:
+    """Mean cross-entropy (nats per character) over all windows, in eval mode."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, x.shape[0], batch_size):
+            logits = model(x[start : start + batch_size])
+            total += F.cross_entropy(logits, y[start : start + batch_size], reduction="sum").item()
+    model.train(was_training)
+    return total / x.shape[0]

@@ -1,0 +1,183 @@
+"""Train the name MLP on a one-item-per-line file and export a TorchScript artifact.
+
+    python -m training.train --recipe default --data ../shared/data/names.txt \
+        --out model_artifacts/names-mlp.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from training.data import ContextWindows, Split, Vocabulary, read_words, reference_split
+from training.model import NameMLP, loss_on
+from training.recipes import RECIPES, TrainConfig
+
+
+@dataclass
+class SplitWindows:
+    train: ContextWindows
+    dev: ContextWindows
+    test: ContextWindows
+
+    @classmethod
+    def build(cls, split: Split, vocab: Vocabulary, block_size: int) -> SplitWindows:
+        return cls(*(ContextWindows.build(ws, vocab, block_size) for ws in (split.train, split.dev, split.test)))
+
+
+@dataclass
+class TrainResult:
+    model: NameMLP  # the best weights on dev, in eval mode
+    best_step: int
+    train_loss: float
+    dev_loss: float
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)  # step, train_loss, dev_loss, seconds
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    if config.schedule == "step":
+        return config.lr if step < config.steps // 2 else config.lr / 10
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    floor = config.lr * config.final_lr_ratio
+    return floor + 0.5 * (config.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(config: TrainConfig, model: NameMLP) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # Decay matrices only: biases, norms and the embedding table stay free.
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("embedding")]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("embedding"))]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def train(
+    config: TrainConfig,
+    windows: SplitWindows,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    time_budget: float | None = None,
+) -> TrainResult:
+    """Minibatch training with periodic dev evaluation, keeping the best weights on dev.
+
+    With `checkpoint`, state is saved at every evaluation and training resumes
+    from it if it exists; the batch generator's state is saved too, so a resumed
+    run gives the same losses as an uninterrupted one.
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = NameMLP(config.model)
+    optimizer = make_optimizer(config, model)
+    batches = torch.Generator().manual_seed(config.seed)
+    start_step, elapsed, history = 0, 0.0, []
+    best: dict[str, torch.Tensor] = copy.deepcopy(model.state_dict())
+    best_step, best_dev, best_train = 0, math.inf, math.inf
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        batches.set_state(state["batches"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step, elapsed, history = state["step"], state["seconds"], state["history"]
+        best, best_step, best_dev, best_train = state["best"], state["best_step"], state["best_dev"], state["best_train"]
+
+    xtr, ytr = windows.train.x, windows.train.y
+    bar = tqdm(total=config.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True)
+    started = time.perf_counter() - elapsed
+    model.train()
+    for step in range(start_step, config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        ix = torch.randint(0, xtr.shape[0], (config.batch_size,), generator=batches)
+        loss = F.cross_entropy(model(xtr[ix]), ytr[ix])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        bar.update(1)
+
+        last = step + 1 == config.steps
+        over_budget = time_budget is not None and time.perf_counter() - started > time_budget
+        if (step + 1) % config.eval_interval == 0 or last or over_budget:
+            dev = loss_on(model, windows.dev.x, windows.dev.y)
+            # The full train loss is costly; a fixed 20k-window sample tracks it well.
+            train_loss = loss_on(model, xtr[:20_000], ytr[:20_000])
+            history.append({"step": step + 1, "train_loss": train_loss, "dev_loss": dev,
+                            "seconds": time.perf_counter() - started})
+            if dev < best_dev:
+                best, best_step, best_dev = copy.deepcopy(model.state_dict()), step + 1, dev
+            bar.set_postfix(train=f"{train_loss:.4f}", dev=f"{dev:.4f}", best=f"{best_dev:.4f}")
+            if checkpoint is not None:
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "batches": batches.get_state(), "torch_rng": torch.get_rng_state(),
+                            "step": step + 1, "seconds": time.perf_counter() - started, "history": history,
+                            "best": best, "best_step": best_step, "best_dev": best_dev,
+                            "best_train": best_train}, checkpoint)
+            if over_budget:
+                break
+    bar.close()
+    model.load_state_dict(best)
+    model.eval()
+    return TrainResult(model, best_step, loss_on(model, xtr, ytr), best_dev,
+                       time.perf_counter() - started, history)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data/names.txt"), help="one item per line")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="default")
+    p.add_argument("--out", type=Path, default=Path("model_artifacts/names-mlp.pt"))
+    p.add_argument("--steps", type=int, help="override the recipe's step count")
+    p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt if it exists")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from training.export import export_artifact  # export pulls in plotting; keep train importable lean
+
+    args = parse_args(argv)
+    config = RECIPES[args.recipe]()
+    if args.steps is not None:
+        config.steps = args.steps
+        config.eval_interval = min(config.eval_interval, args.steps)
+    if args.seed is not None:
+        config.seed = args.seed
+    if args.threads is not None:
+        config.threads = args.threads
+
+    words = read_words(args.data)
+    vocab = Vocabulary.from_words(words)
+    config.model.vocab_size = vocab.size
+    split = reference_split(words)
+    windows = SplitWindows.build(split, vocab, config.model.block_size)
+    print(f"{args.data}: {len(words)} words, vocab {vocab.size}, windows "
+          f"train {len(windows.train)} / dev {len(windows.dev)} / test {len(windows.test)}")
+    checkpoint = args.out.with_suffix(".ckpt") if args.resume else None
+    result = train(config, windows, checkpoint=checkpoint, progress=not args.no_progress)
+    # The test split is looked at once, here, after every choice was made on dev.
+    test_loss = loss_on(result.model, windows.test.x, windows.test.y)
+    print(f"best step {result.best_step}: train {result.train_loss:.4f}  dev {result.dev_loss:.4f}  "
+          f"test {test_loss:.4f}  ({result.seconds:.0f} s)")
+    export_artifact(result, test_loss, config, args.recipe, vocab, words, args.data, windows, args.out)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
