@@ -1,32 +1,29 @@
-"""Build the FastAPI app: load the artifact once at startup, mount the routers."""
+"""Build the FastAPI app. Importing this module builds the app but loads nothing: the lifespan loads the artifact."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import torch
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from app.engine.artifact import load_artifact
-from app.engine.engine import Engine
-from app.routers import health, model_info, page, sample, score
+from app.errors import install_error_handlers
+from app.lifecycle import StartupFailureMiddleware, start_service
+from app.limits import BodySizeLimitMiddleware
+from app.logs import configure_app_logging
+from app.observability import ObservabilityMiddleware
+from app.routers import health, metrics_route, model_info, page, sample, score
 from app.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_app_logging(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        torch.set_num_threads(settings.torch_threads)
-        # ArtifactError propagates: uvicorn exits non-zero before serving anything.
-        artifact = load_artifact(settings.model_path)
-        engine = Engine(artifact, settings)
-        engine.warm_up()
-        app.state.artifact = artifact
-        app.state.engine = engine
-        app.state.ready = True
+        start_service(app, settings)  # raises (one-line ArtifactError) when the artifact is unusable
         yield
         app.state.ready = False
 
@@ -39,8 +36,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ready = False
-    for router in (health.router, model_info.router, sample.router, score.router, page.router):
+    app.state.draining = False
+    install_error_handlers(app)
+    for router in (health.router, model_info.router, metrics_route.router, sample.router, score.router, page.router):
         app.include_router(router)
+    # Added innermost first: a request meets CORS, then observability (id, log, metrics), then the body cap.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(StartupFailureMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+        )
     return app
 
 

@@ -1,11 +1,64 @@
-"""Prometheus metrics shared by the routers (prometheus-client)."""
+"""Prometheus metrics (prometheus-client).
+
+With several workers, `python -m app.serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start, so every
+worker writes its samples there and /metrics aggregates all of them.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED_ROUTE = "<unmatched>"  # one label for every path no route matches, so 404 probes cannot add series
 
 NAMES_GENERATED = Counter("namegen_names_generated", "Names returned by /sample")
+REQUESTS = Counter(
+    "namegen_http_requests", "HTTP requests by method, route template and status", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "namegen_http_request_duration_seconds",
+    "Time from request start to the end of the response, by route template",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+# An info-style gauge (value 1) rather than prometheus_client.Info, which multiprocess mode does not support.
+MODEL_INFO = Gauge(
+    "namegen_model_info",
+    "The served artifact: file sha256, recipe and dev loss (value is always 1)",
+    ["sha256", "recipe", "dev_loss", "file"],
+    multiprocess_mode="max",
+)
 
 
 def record_names(count: int) -> None:
     NAMES_GENERATED.inc(count)
+
+
+def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
+
+
+def set_model_info(sha256: str, recipe: str, dev_loss: float | None, file: str) -> None:
+    MODEL_INFO.clear()  # one served model per process
+    MODEL_INFO.labels(sha256, recipe, "" if dev_loss is None else str(dev_loss), file).set(1)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics page: this process's registry, or every worker's samples in multiprocess mode."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

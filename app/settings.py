@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_artifacts" / "names-mlp.pt"
 
@@ -14,19 +16,58 @@ SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_artifacts" / "na
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NAMEGEN_", frozen=True)
 
-    model_path: Path = Field(SHIPPED_MODEL, description="TorchScript artifact to serve")
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=1, description="uvicorn worker processes")
-    torch_threads: int = Field(1, ge=1, description="torch intra-op threads per worker")
-    max_n: int = Field(1000, ge=1, description="largest n for /sample")
-    max_text_length: int = Field(64, ge=1, description="longest text /score accepts (characters)")
-    max_batch: int = Field(1000, ge=1, description="most texts in one /score/batch request")
-    max_body_bytes: int = Field(1_048_576, ge=1024, description="largest request body; larger gets 413")
-    max_attempts: int = Field(20, ge=1, description="sampling rounds spent on constraints before giving up")
-    max_name_length: int = Field(32, ge=1, description="a sampled name stops here if no end token came")
-    cors_origins: list[str] = Field(default_factory=list, description="allowed CORS origins; empty = CORS off")
-    log_level: str = "info"
+    # What to serve.
+    model_path: Path = Field(default=SHIPPED_MODEL, description="TorchScript artifact to serve (the only file loaded)")
+
+    # How to serve it (python -m app.serve).
+    host: str = Field(default="127.0.0.1", description="interface to bind; the container sets 0.0.0.0")
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
+    torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads per worker")
+    loop: Literal["auto", "asyncio", "uvloop"] = Field(default="auto", description="event loop implementation")
+    http: Literal["auto", "h11", "httptools"] = Field(default="auto", description="HTTP/1.1 parser implementation")
+    keep_alive_seconds: int = Field(default=5, ge=1, le=300, description="idle keep-alive connections close after this")
+    drain_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="after SIGTERM, keep serving this long with /readyz false, then stop accepting",
+    )
+    graceful_timeout_seconds: float = Field(
+        default=20.0, ge=0, le=300, description="after stopping accepting, wait this long for in-flight requests"
+    )
+
+    # Bounds on each request's work.
+    max_n: int = Field(default=1000, ge=1, description="largest n for /sample")
+    max_text_length: int = Field(default=64, ge=1, description="longest text /score accepts (characters)")
+    max_batch: int = Field(default=1000, ge=1, description="most texts in one /score/batch request")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body; larger gets 413")
+    max_attempts: int = Field(default=20, ge=1, description="sampling rounds spent on constraints before giving up")
+    max_name_length: int = Field(
+        default=32, ge=1, description="longest name /sample returns; a longer draw is rejected and redrawn"
+    )
+
+    # Security and logs.
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="allowed CORS origins, comma-separated; empty = CORS off"
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """Accept 'https://a.example, https://b.example' (or a JSON list) from the environment."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
 
 @lru_cache

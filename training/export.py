@@ -44,8 +44,17 @@ def save_artifact(scripted: torch.jit.ScriptModule, meta: dict[str, Any], words:
     torch.jit.save(scripted, str(out), _extra_files=extra)
 
 
-def export_artifact(result: Any, test_loss: float, config: TrainConfig, recipe: str, vocab: Vocabulary,
-                    words: list[str], data_path: Path, windows: Any, out: Path) -> dict[str, Any]:
+def export_artifact(
+    result: Any,
+    test_loss: float,
+    config: TrainConfig,
+    recipe: str,
+    vocab: Vocabulary,
+    words: list[str],
+    data_path: Path,
+    windows: Any,
+    out: Path,
+) -> dict[str, Any]:
     """Write `out` (TorchScript + meta.json + word list), its model card and its plots."""
     scripted = script_and_check(result.model, windows.dev.x[:4096])
     bigram = bigram_log_probs(windows.train, vocab.size)
@@ -63,12 +72,16 @@ def export_artifact(result: Any, test_loss: float, config: TrainConfig, recipe: 
         "bigram_dev_loss": round(bigram_loss(bigram, windows.dev), 5),
         "bigram_test_loss": round(bigram_loss(bigram, windows.test), 5),
         "best_step": result.best_step,
-        "dataset": {"name": data_path.name, "sha256": file_sha256(data_path), "words": len(words),
-                    "split": {"train": len(windows.train), "dev": len(windows.dev), "test": len(windows.test)},
-                    "split_unit": "windows (characters + end tokens)"},
+        "dataset": {
+            "name": data_path.name,
+            "sha256": file_sha256(data_path),
+            "words": len(words),
+            "split": {"train": len(windows.train), "dev": len(windows.dev), "test": len(windows.test)},
+            "split_unit": "windows (characters + end tokens)",
+        },
         "training_seconds": round(result.seconds, 1),
         "torch_version": torch.__version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "history": result.history,
     }
     save_artifact(scripted, meta, words, out)

@@ -7,6 +7,7 @@ hidden layer(s) -> logits over the vocabulary.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -52,8 +53,7 @@ class NameMLP(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.n_embd)
         widths = [config.block_size * config.n_embd] + [config.n_hidden] * config.n_layers
         self.hidden = nn.ModuleList(
-            HiddenBlock(n_in, n_out, config.layer_norm, config.dropout)
-            for n_in, n_out in zip(widths[:-1], widths[1:])
+            HiddenBlock(n_in, n_out, config.layer_norm, config.dropout) for n_in, n_out in itertools.pairwise(widths)
         )
         self.head = nn.Linear(config.n_hidden, config.vocab_size)
         with torch.no_grad():
@@ -85,10 +85,7 @@ class NameMLP(nn.Module):
         """The rest of the network, from the first layer's pre-activation."""
         x = pre
         for i, block in enumerate(self.hidden):
-            if i == 0:
-                x = block.activate(x)
-            else:
-                x = block(x)
+            x = block.activate(x) if i == 0 else block(x)
         return self.head(x)
 
     def num_parameters(self) -> int:

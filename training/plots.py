@@ -7,11 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from training.data import Vocabulary  # noqa: E402
-from training.model import NameMLP  # noqa: E402
+from training.data import Vocabulary
+from training.model import NameMLP
 
 
 def plot_losses(history: list[dict[str, float]], out: Path) -> None:
@@ -37,7 +37,7 @@ def plot_embeddings(model: NameMLP, vocab: Vocabulary, out: Path) -> None:
     xy = (centered @ v[:2].T).numpy()
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.scatter(xy[:, 0], xy[:, 1], s=250, color="#d9e6f2")
-    for (x, y), ch in zip(xy, vocab.chars):
+    for (x, y), ch in zip(xy, vocab.chars, strict=False):
         ax.text(x, y, ch, ha="center", va="center", fontsize=11)
     ax.set_title("Character embeddings (2-D PCA)")
     ax.grid(alpha=0.3)

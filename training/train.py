@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from training.data import ContextWindows, Split, Vocabulary, read_words, reference_split
@@ -81,18 +83,23 @@ def train(
     torch.manual_seed(config.seed)
     model = NameMLP(config.model)
     optimizer = make_optimizer(config, model)
+    # The weight average generalizes better than the last iterate on this small data set.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)) if config.ema_decay else None
+    evaluated: nn.Module = ema.module if ema is not None else model
     batches = torch.Generator().manual_seed(config.seed)
     start_step, elapsed, history = 0, 0.0, []
     best: dict[str, torch.Tensor] = copy.deepcopy(model.state_dict())
-    best_step, best_dev, best_train = 0, math.inf, math.inf
+    best_step, best_dev = 0, math.inf
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         batches.set_state(state["batches"])
         torch.set_rng_state(state["torch_rng"])
         start_step, elapsed, history = state["step"], state["seconds"], state["history"]
-        best, best_step, best_dev, best_train = state["best"], state["best_step"], state["best_dev"], state["best_train"]
+        best, best_step, best_dev = state["best"], state["best_step"], state["best_dev"]
 
     xtr, ytr = windows.train.x, windows.train.y
     bar = tqdm(total=config.steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True)
@@ -106,32 +113,45 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         bar.update(1)
 
         last = step + 1 == config.steps
         over_budget = time_budget is not None and time.perf_counter() - started > time_budget
         if (step + 1) % config.eval_interval == 0 or last or over_budget:
-            dev = loss_on(model, windows.dev.x, windows.dev.y)
+            dev = loss_on(evaluated, windows.dev.x, windows.dev.y)
             # The full train loss is costly; a fixed 20k-window sample tracks it well.
-            train_loss = loss_on(model, xtr[:20_000], ytr[:20_000])
-            history.append({"step": step + 1, "train_loss": train_loss, "dev_loss": dev,
-                            "seconds": time.perf_counter() - started})
+            train_loss = loss_on(evaluated, xtr[:20_000], ytr[:20_000])
+            history.append(
+                {"step": step + 1, "train_loss": train_loss, "dev_loss": dev, "seconds": time.perf_counter() - started}
+            )
             if dev < best_dev:
-                best, best_step, best_dev = copy.deepcopy(model.state_dict()), step + 1, dev
+                best, best_step, best_dev = copy.deepcopy(evaluated.state_dict()), step + 1, dev
             bar.set_postfix(train=f"{train_loss:.4f}", dev=f"{dev:.4f}", best=f"{best_dev:.4f}")
             if checkpoint is not None:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "batches": batches.get_state(), "torch_rng": torch.get_rng_state(),
-                            "step": step + 1, "seconds": time.perf_counter() - started, "history": history,
-                            "best": best, "best_step": best_step, "best_dev": best_dev,
-                            "best_train": best_train}, checkpoint)
+                torch.save(
+                    {
+                        "model": model.state_dict(),
+                        "ema": ema.state_dict() if ema else None,
+                        "optimizer": optimizer.state_dict(),
+                        "batches": batches.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "step": step + 1,
+                        "seconds": time.perf_counter() - started,
+                        "history": history,
+                        "best": best,
+                        "best_step": best_step,
+                        "best_dev": best_dev,
+                    },
+                    checkpoint,
+                )
             if over_budget:
                 break
     bar.close()
     model.load_state_dict(best)
     model.eval()
-    return TrainResult(model, best_step, loss_on(model, xtr, ytr), best_dev,
-                       time.perf_counter() - started, history)
+    return TrainResult(model, best_step, loss_on(model, xtr, ytr), best_dev, time.perf_counter() - started, history)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -165,14 +185,18 @@ def main(argv: list[str] | None = None) -> None:
     config.model.vocab_size = vocab.size
     split = reference_split(words)
     windows = SplitWindows.build(split, vocab, config.model.block_size)
-    print(f"{args.data}: {len(words)} words, vocab {vocab.size}, windows "
-          f"train {len(windows.train)} / dev {len(windows.dev)} / test {len(windows.test)}")
+    print(
+        f"{args.data}: {len(words)} words, vocab {vocab.size}, windows "
+        f"train {len(windows.train)} / dev {len(windows.dev)} / test {len(windows.test)}"
+    )
     checkpoint = args.out.with_suffix(".ckpt") if args.resume else None
     result = train(config, windows, checkpoint=checkpoint, progress=not args.no_progress)
     # The test split is looked at once, here, after every choice was made on dev.
     test_loss = loss_on(result.model, windows.test.x, windows.test.y)
-    print(f"best step {result.best_step}: train {result.train_loss:.4f}  dev {result.dev_loss:.4f}  "
-          f"test {test_loss:.4f}  ({result.seconds:.0f} s)")
+    print(
+        f"best step {result.best_step}: train {result.train_loss:.4f}  dev {result.dev_loss:.4f}  "
+        f"test {test_loss:.4f}  ({result.seconds:.0f} s)"
+    )
     export_artifact(result, test_loss, config, args.recipe, vocab, words, args.data, windows, args.out)
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+class Liveness(BaseModel):
+    status: Literal["ok"]
 
 
-@router.get("/readyz", summary="Readiness: the model is loaded and warmed up",
-            responses={503: {"description": "not ready yet, or shutting down"}})
+class Readiness(BaseModel):
+    status: Literal["ready", "starting", "draining"]
+
+
+@router.get("/healthz", summary="Liveness: the process answers", response_model=Liveness)
+def healthz() -> Liveness:
+    return Liveness(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the model is loaded, a warm-up sample succeeded, and the server is not draining",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "still starting, or draining after SIGTERM"}},
+)
 def readyz(request: Request) -> JSONResponse:
-    if getattr(request.app.state, "ready", False):
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "not ready"}, status_code=503)
+    state = request.app.state
+    if getattr(state, "draining", False):
+        return JSONResponse({"status": "draining"}, status_code=503)
+    if not getattr(state, "ready", False):
+        return JSONResponse({"status": "starting"}, status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -1,5 +1,79 @@
-"""PLACEHOLDER (helper H3 replaces this): the web page at GET /."""
+"""The web page at GET /, its static assets, and the training plots shown in its model panel.
 
-from fastapi import APIRouter
+Assets are served from a fixed allow-list (no user-supplied paths reach the filesystem), and the page carries
+a Content-Security-Policy that only allows this origin, so it works offline and cannot pull anything external.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, get_args
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response
 
 router = APIRouter()
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+# name -> media type, listed once at import; a request names a key of this dict or gets a 404, so no
+# user-supplied path ever reaches the filesystem. index.html is served at / only.
+STATIC_ASSETS = {path.name: MEDIA_TYPES[path.suffix] for path in STATIC_DIR.iterdir() if path.suffix in MEDIA_TYPES}
+PlotKind = Literal["loss", "embeddings"]  # training/export.py writes <model>.loss.png and <model>.embeddings.png
+PLOT_KINDS: tuple[str, ...] = get_args(PlotKind)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+# Revalidate every time: the files are tiny, and a redeploy must never leave a stale script behind.
+NO_CACHE = "no-cache"
+
+
+def file_response(request: Request, path: Path, media_type: str, headers: dict[str, str] | None = None) -> Response:
+    """The file, or an empty 304 when the browser's copy (If-None-Match) is current: no-cache stays cheap."""
+    stat = path.stat()
+    etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    all_headers = {"Cache-Control": NO_CACHE, "ETag": etag, **(headers or {})}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=all_headers)
+    return FileResponse(path, media_type=media_type, headers=all_headers)
+
+
+@router.get("/", include_in_schema=False)
+def index(request: Request) -> Response:
+    headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+    return file_response(request, STATIC_DIR / "index.html", "text/html; charset=utf-8", headers)
+
+
+@router.get("/static/{name}", include_in_schema=False)
+def static_asset(name: str, request: Request) -> Response:
+    media_type = STATIC_ASSETS.get(name)
+    if media_type is None:
+        raise HTTPException(status_code=404, detail=f"no static asset named {name!r}")
+    return file_response(request, STATIC_DIR / name, media_type)
+
+
+def plot_path(model_path: Path, kind: str) -> Path:
+    """Where training/export.py writes a plot: beside the artifact, e.g. names-mlp.pt -> names-mlp.loss.png."""
+    return model_path.with_suffix(f".{kind}.png")
+
+
+@router.get("/model/plots", tags=["model"], summary="Which training plots exist beside the served artifact")
+def plot_list(request: Request) -> dict[str, list[str]]:
+    model_path = Path(request.app.state.settings.model_path)
+    return {"available": [kind for kind in PLOT_KINDS if plot_path(model_path, kind).is_file()]}
+
+
+@router.get(
+    "/model/plots/{kind}",
+    tags=["model"],
+    summary="A training plot of the served artifact (PNG)",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}}, 404: {"description": "the artifact has no such plot"}},
+)
+def plot(kind: PlotKind, request: Request) -> Response:
+    path = plot_path(Path(request.app.state.settings.model_path), kind)
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail=f"the served model has no {kind} plot ({path.name} is absent)")
+    return file_response(request, path, "image/png")

@@ -1,0 +1,116 @@
+"""`namegen`: sample and score offline through the same engine and validation as the HTTP service."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+from app.engine.artifact import ArtifactError, load_artifact
+from app.engine.engine import Engine
+from app.engine.textrules import InvalidInput
+from app.schemas import SampleQuery
+from app.settings import Settings
+
+EXIT_BAD_INPUT = 2
+EXIT_BAD_MODEL = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="namegen", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", metavar="PATH", help="artifact to load (default: the NAMEGEN_MODEL_PATH setting)")
+    common.add_argument("--json", action="store_true", help="print exactly what the HTTP API returns")
+
+    sample = commands.add_parser("sample", parents=[common], help="invent names (like GET /sample)")
+    sample.add_argument("-n", type=int, default=10, help="how many names (default 10)")
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--seed", type=int, help="same seed and options -> same names as GET /sample")
+    sample.add_argument("--top-k", type=int)
+    sample.add_argument("--top-p", type=float)
+    sample.add_argument("--prefix", default="")
+    sample.add_argument("--min-length", type=int, default=1)
+    sample.add_argument("--max-length", type=int)
+    sample.add_argument("--novel-only", action="store_true", help="only names not in the training data")
+    sample.add_argument("--unique", action="store_true", help="no name twice")
+
+    score = commands.add_parser("score", parents=[common], help="per-character loss of texts (like POST /score)")
+    score.add_argument("texts", nargs="+", metavar="TEXT")
+
+    commands.add_parser("serve", help="run the HTTP service (same as `python -m app.serve`)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from app.serve import main as serve_main
+
+        return serve_main()
+    try:
+        return run(args)
+    except (InvalidInput, ArtifactError) as exc:
+        print(f"namegen: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_MODEL if isinstance(exc, ArtifactError) else EXIT_BAD_INPUT
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "options"
+            print(f"namegen: error: {field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings(model_path=args.model) if args.model else Settings()
+    torch.set_num_threads(settings.torch_threads)  # the server's thread setting: same numbers, same names
+    if args.command == "sample":
+        query = SampleQuery(
+            n=args.n,
+            temperature=args.temperature,
+            seed=args.seed,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            prefix=args.prefix,
+            min_length=args.min_length,
+            max_length=args.max_length,
+            novel_only=args.novel_only,
+            unique=args.unique,
+        )  # validated before the model loads: a typo fails fast
+        result = Engine(load_artifact(settings.model_path), settings).sample(query.to_spec())
+        print_sample(result, args.json)
+        return 0
+    results = Engine(load_artifact(settings.model_path), settings).score_batch(args.texts)
+    print_scores(results, args.json)
+    return 0
+
+
+def print_sample(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
+    for sample in result["samples"]:
+        print(sample["name"])
+    print(f"# seed {result['seed']}", file=sys.stderr)
+    for note in result["notes"]:
+        print(f"# note: {note}", file=sys.stderr)
+    if not result["complete"]:
+        print(f"# {result['message']}", file=sys.stderr)
+
+
+def print_scores(results: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"results": results}, indent=1))
+        return
+    print(f"{'text':<20} {'total_loss':>10} {'mean_loss':>10} {'perplexity':>10}  per character (-ln p)")
+    for r in results:
+        chars = " ".join(f"{c['char']}:{c['loss']:.2f}" for c in r["chars"])
+        print(f"{r['text']:<20} {r['total_loss']:>10.4f} {r['mean_loss']:>10.4f} {r['perplexity']:>10.3f}  {chars}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

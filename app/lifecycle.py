@@ -1,0 +1,120 @@
+"""Startup (load, warm up, then ready), clean startup failure, and drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import torch
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import metrics
+from app.engine.artifact import ArtifactError, load_artifact
+from app.engine.engine import Engine
+from app.logs import get_logger
+from app.settings import Settings
+
+log = get_logger("lifecycle")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def start_service(app: FastAPI, settings: Settings) -> None:
+    """Load the configured artifact, warm the engine up, and only then report ready."""
+    app.state.ready = False
+    app.state.draining = False
+    torch.set_num_threads(settings.torch_threads)
+    artifact = load_artifact(settings.model_path)  # raises ArtifactError naming the file
+    engine = Engine(artifact, settings)
+    engine.warm_up()
+    sha256 = file_sha256(artifact.path)
+    app.state.artifact = artifact
+    app.state.artifact_sha256 = sha256
+    app.state.engine = engine
+    metrics.set_model_info(
+        sha256, str(artifact.meta.get("recipe", "")), artifact.meta.get("dev_loss"), artifact.path.name
+    )
+    drain_on_signals(app, settings.drain_seconds)
+    app.state.ready = True
+    log.info("ready", extra={"fields": {"model": artifact.path.name, "sha256": sha256}})
+
+
+def startup_failure_line(exc: BaseException) -> str:
+    """What a failed startup prints: the artifact's own one-line message, or the error's type and text."""
+    if isinstance(exc, ArtifactError):
+        return f"namegen: cannot start: {exc}"
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"namegen: cannot start: {type(exc).__name__}: {first_line}"
+
+
+class StartupFailureMiddleware:
+    """Replace the traceback Starlette sends with lifespan.startup.failed by one line.
+
+    uvicorn logs that message and exits non-zero (its code 3) without printing the traceback; the exception
+    is re-raised so in-process runners (TestClient) still see it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_failure(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, receive, hold_failure)
+        except BaseException as exc:
+            if held and not isinstance(exc, ArtifactError):
+                log.error("startup failed", exc_info=exc)  # a bug, not a bad file: keep its traceback (one JSON line)
+            if held:
+                await send({"type": "lifespan.startup.failed", "message": startup_failure_line(exc)})
+            raise
+
+
+def drain_on_signals(app: FastAPI, drain_seconds: float) -> None:
+    """Chain a handler in front of the server's SIGTERM/SIGINT handler: mark the app draining (/readyz false),
+    keep serving for drain_seconds so load balancers notice, then let the server stop accepting and finish
+    in-flight requests (uvicorn's graceful shutdown).
+
+    Only in the main thread of a real server; in-process test clients run the app elsewhere and keep theirs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        server_handler = signal.getsignal(signum)
+        if not callable(server_handler):
+            continue
+
+        def on_signal(sig: int, frame: FrameType | None, forward: Any = server_handler) -> None:
+            if not app.state.draining:
+                app.state.draining = True
+                log.info(
+                    "draining", extra={"fields": {"signal": signal.Signals(sig).name, "drain_seconds": drain_seconds}}
+                )
+                if drain_seconds > 0:
+                    loop.call_soon_threadsafe(loop.call_later, drain_seconds, forward, sig, frame)
+                    return
+            forward(sig, frame)
+
+        signal.signal(signum, on_signal)

@@ -1,0 +1,105 @@
+"""Per-request observability: request id, JSON access log, Prometheus metrics, and the last-resort 500.
+
+A pure ASGI middleware (no BaseHTTPMiddleware) so streamed bodies and responses pass through untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app import metrics
+from app.logs import REQUEST_ID, get_logger
+
+REQUEST_ID_HEADER = "x-request-id"
+# A client's id is echoed in headers and logs, so only short, inert ids are accepted; anything else is replaced.
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+access_log = get_logger("access")
+error_log = get_logger("error")
+
+
+def accepted_request_id(scope: Scope) -> str:
+    """The client's X-Request-ID if it is safe to echo, else a fresh one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if VALID_REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (/score/batch, not the raw path), so label sets stay bounded."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    # Routes FastAPI adds itself (/openapi.json, /docs) do not set scope["route"]; match those exactly.
+    app = scope.get("app")
+    if any(getattr(route, "path", None) == scope["path"] for route in getattr(app, "routes", ())):
+        return str(scope["path"])
+    return metrics.UNMATCHED_ROUTE
+
+
+def internal_error_body(request_id: str) -> bytes:
+    return orjson.dumps({"detail": "internal server error", "request_id": request_id})
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = accepted_request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Should never happen (the API fuzz run checks); log it in full, tell the client nothing internal.
+            error_log.exception("unhandled error", extra={"fields": self._request_fields(scope)})
+            if response_started:
+                raise
+            body = internal_error_body(request_id)
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            await send_with_id({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            metrics.record_request(scope["method"], route, status, seconds)
+            fields = {
+                **self._request_fields(scope),
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+            }
+            access_log.info("request", extra={"fields": fields})
+            REQUEST_ID.reset(token)
+
+    @staticmethod
+    def _request_fields(scope: Scope) -> dict[str, Any]:
+        client = scope.get("client")
+        return {"method": scope["method"], "path": scope["path"], "client": client[0] if client else None}

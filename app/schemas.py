@@ -1,0 +1,180 @@
+"""Request and response models of /sample, /score and /score/batch (also used by the CLI to validate)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.engine.engine import MAX_SEED, SampleSpec
+
+
+class SampleQuery(BaseModel):
+    """Query parameters of GET /sample. Limits that depend on the settings (n <= max_n,
+    max_length <= max_name_length) and on the vocabulary (prefix) are checked by the engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(10, ge=1, description="how many names (at most the max_n setting, default 1000)", examples=[10])
+    temperature: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="finite, > 0; below 1 sharper, above 1 flatter", examples=[0.8]
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SEED,
+        description="0 … 2**64-1; omitted: the server picks one (< 2**53) and returns it. Same seed and "
+        "parameters → same names, across requests, restarts and processes.",
+        examples=[42],
+    )
+    top_k: int | None = Field(None, ge=1, description="sample only among the k most likely characters; 1 = greedy")
+    top_p: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="nucleus sampling: the smallest set of characters whose probability (after temperature) reaches p",
+    )
+    prefix: str = Field(
+        "",
+        max_length=256,
+        description="every name starts with these characters (normalized like /score text)",
+        examples=["ka"],
+    )
+    min_length: int = Field(
+        1, ge=1, description="shortest name, prefix included (the end token is withheld until then)"
+    )
+    max_length: int | None = Field(
+        None,
+        ge=1,
+        description="longest name, prefix included (default and upper limit: the max_name_length "
+        "setting, 32); longer draws are discarded and redrawn",
+    )
+    novel_only: bool = Field(False, description="only names that are not in the model's training data")
+    unique: bool = Field(False, description="no name twice in one response")
+
+    @model_validator(mode="after")
+    def lengths_consistent(self) -> SampleQuery:
+        if self.max_length is not None:
+            if self.min_length > self.max_length:
+                raise ValueError(f"min_length ({self.min_length}) must be <= max_length ({self.max_length})")
+            if len(self.prefix.strip()) > self.max_length:
+                raise ValueError(f"prefix {self.prefix!r} is longer than max_length ({self.max_length})")
+        return self
+
+    def to_spec(self) -> SampleSpec:
+        return SampleSpec(**self.model_dump())
+
+
+class Sample(BaseModel):
+    name: str
+    log_prob: float = Field(
+        description="ln p(name, end token included) under the model at temperature 1 "
+        "without truncation: equals -total_loss from /score"
+    )
+    novel: bool = Field(description="true when the name is not in the training data")
+
+
+class SampleResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "names": ["kaylen", "kasia"],
+                    "seed": 42,
+                    "samples": [
+                        {"name": "kaylen", "log_prob": -9.71, "novel": True},
+                        {"name": "kasia", "log_prob": -8.02, "novel": False},
+                    ],
+                    "requested": 2,
+                    "returned": 2,
+                    "complete": True,
+                    "message": None,
+                    "attempts": 1,
+                    "params": {
+                        "n": 2,
+                        "temperature": 1.0,
+                        "seed": 42,
+                        "top_k": None,
+                        "top_p": None,
+                        "prefix": "ka",
+                        "min_length": 1,
+                        "max_length": 32,
+                        "novel_only": False,
+                        "unique": False,
+                    },
+                    "notes": [],
+                }
+            ]
+        }
+    )
+
+    names: list[str] = Field(description="the names, without the boundary token")
+    seed: int = Field(description="the seed used (the request's, or the one the server picked)")
+    samples: list[Sample]
+    requested: int = Field(description="n as asked")
+    returned: int = Field(description="how many names came back; fewer than requested when constraints are too hard")
+    complete: bool = Field(description="returned == requested")
+    message: str | None = Field(description="why fewer names came back; null when complete")
+    attempts: int = Field(description="sampling rounds used (at most the max_attempts setting)")
+    params: dict[str, Any] = Field(
+        description="the parameters actually used (normalized prefix, picked seed, effective max_length)"
+    )
+    notes: list[str] = Field(description="anything the server changed in the request, e.g. a normalized prefix")
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "emma"}]})
+
+    text: str = Field(description="stripped; lower-cased when the model's vocabulary has no upper case")
+
+
+class CharScore(BaseModel):
+    char: str = Field(description="the predicted character; '.' is the end-of-name token")
+    loss: float = Field(description="-ln p (nats)")
+    prob: float
+
+
+class ScoreResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "emma",
+                    "input": "Emma",
+                    "normalized": True,
+                    "chars": [
+                        {"char": "e", "loss": 2.1, "prob": 0.122},
+                        {"char": "m", "loss": 2.3, "prob": 0.1},
+                        {"char": "m", "loss": 1.6, "prob": 0.2},
+                        {"char": "a", "loss": 0.9, "prob": 0.4},
+                        {"char": ".", "loss": 0.6, "prob": 0.55},
+                    ],
+                    "total_loss": 7.5,
+                    "mean_loss": 1.5,
+                    "perplexity": 4.48,
+                }
+            ]
+        }
+    )
+
+    text: str = Field(description="the normalized text that was scored")
+    input: str = Field(description="the text as sent")
+    normalized: bool = Field(description="true when text differs from input (stripped and/or lower-cased)")
+    chars: list[CharScore] = Field(description="one per predicted position, the end token included")
+    total_loss: float = Field(description="sum of the losses (nats) = -ln p(text)")
+    mean_loss: float
+    perplexity: float = Field(description="e ** mean_loss")
+
+
+class ScoreBatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["emma", "olivia", "xqzt"]}]})
+
+    texts: list[str] = Field(
+        description="1 … max_batch (setting, default 1000) texts; if any is invalid the "
+        "whole request is a 422 naming each invalid text by index"
+    )
+
+
+class ScoreBatchResponse(BaseModel):
+    results: list[ScoreResponse] = Field(description="in request order, each exactly what /score gives")

@@ -1,0 +1,123 @@
+"""`python -m app.serve`: run the service under uvicorn with the NAMEGEN_ settings.
+
+This is the one serve command (`make serve`, the container's CMD). It checks the settings and the artifact
+before uvicorn starts, so a bad configuration or model file stops the process with one line and exit code 1.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import uvicorn
+from pydantic import ValidationError
+
+from app.logs import log_config
+from app.settings import Settings
+
+APP_IMPORT = "app.main:app"
+EXIT_STARTUP_FAILURE = 1
+
+
+def fail(message: str) -> int:
+    print(f"namegen: cannot start: {message}", file=sys.stderr, flush=True)
+    return EXIT_STARTUP_FAILURE
+
+
+def settings_problem(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = "NAMEGEN_" + "_".join(str(p) for p in first["loc"]).upper()
+    return f"invalid setting {name}: {first['msg']}"
+
+
+def prepare_multiprocess_metrics() -> Path | None:
+    """Several workers share one metrics directory (prometheus-client multiprocess mode), emptied per run.
+
+    Returns a directory this run created (to remove at exit), or None when the operator chose one.
+    """
+    chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if chosen:
+        directory = Path(chosen)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        return None
+    created = Path(tempfile.mkdtemp(prefix="namegen-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(created)  # inherited by the spawned workers
+    return created
+
+
+def uvicorn_config(settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        APP_IMPORT,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop=settings.loop,
+        http=settings.http,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
+        log_config=log_config(settings.log_level),
+        access_log=False,  # the app writes its own JSON access log, with request ids
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def run(settings: Settings) -> int:
+    config = uvicorn_config(settings)
+    if settings.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        return 0 if server.started else EXIT_STARTUP_FAILURE
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    created = prepare_multiprocess_metrics()
+    try:
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+        failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+        return EXIT_STARTUP_FAILURE if failed else 0
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+
+
+def artifact_problem(path: Path) -> str | None:
+    """Why the artifact cannot be served (the loader's one-line message), or None when it loads."""
+    from app.engine.artifact import ArtifactError, load_artifact  # imports torch
+
+    try:
+        load_artifact(path)
+    except ArtifactError as exc:
+        return str(exc)
+    return None
+
+
+def check_artifact(settings: Settings) -> str | None:
+    """Load the artifact once before serving. With several workers, do it in a throwaway process so the
+    supervisor (which only forks and watches workers) never holds torch and the model in memory."""
+    if settings.workers == 1:
+        return artifact_problem(settings.model_path)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(artifact_problem, (settings.model_path,))
+
+
+def main() -> int:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return fail(settings_problem(exc))
+    problem = check_artifact(settings)  # the workers load it again; this only proves it loads
+    if problem is not None:
+        return fail(problem)
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

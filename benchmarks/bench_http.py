@@ -1,0 +1,173 @@
+"""HTTP throughput and latency of GET /sample?n=10 against the cheapest JSON endpoint (/healthz).
+
+Starts the real service (`python -m app.serve`) on 127.0.0.1 at a free port, loads it with wrk
+(32 connections, a fixed duration; installed with apt-get if missing, else a bounded Python load
+generator), prints requests/s, p50/p99 latency, the ratio and the bar, and stops the server.
+Figures only, no assertions. Run: .venv/bin/python benchmarks/bench_http.py [--workers 2 --duration 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BAR = 0.6  # /sample?n=10 throughput must be at least this fraction of /healthz's
+CONNECTIONS = 32
+
+
+@dataclass
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_wrk() -> str | None:
+    if shutil.which("wrk"):
+        return shutil.which("wrk")
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], capture_output=True, timeout=300, check=False)
+    return shutil.which("wrk")
+
+
+def start_server(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "NAMEGEN_HOST": "127.0.0.1",
+        "NAMEGEN_PORT": str(port),
+        "NAMEGEN_WORKERS": str(workers),
+        "NAMEGEN_TORCH_THREADS": str(threads),
+        "NAMEGEN_LOOP": "uvloop",
+        "NAMEGEN_HTTP": "httptools",
+        "NAMEGEN_LOG_LEVEL": "warning",  # no per-request access log line while measuring
+    }
+    server = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=REPO, env=env, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"server exited with code {server.returncode} before it was ready")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.3)
+    stop_server(server)
+    raise SystemExit("server not ready after 90 s")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)  # its own session: the supervisor and its workers
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def run_wrk(wrk: str, url: str, seconds: int) -> Load:
+    out = subprocess.run(
+        [wrk, "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+
+    def millis(label: str) -> float:
+        match = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        if not match:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    return Load(rps, millis("50%"), millis("99%"), errors)
+
+
+def run_python_load(port: int, path: str, seconds: int) -> Load:
+    """Fallback: CONNECTIONS keep-alive threads for `seconds`; slower than wrk, same for both endpoints."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        mine = []
+        while time.monotonic() < stop_at:
+            start = time.perf_counter()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - start)
+            if response.status != 200:
+                errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    cuts = statistics.quantiles(latencies, n=100)
+    return Load(len(latencies) / seconds, cuts[49] * 1000, cuts[98] * 1000, errors[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per endpoint")
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    port = free_port()
+    server = start_server(port, args.workers, args.torch_threads)
+    try:
+        results = {}
+        for path in ("/healthz", "/sample?n=10"):
+            url = f"http://127.0.0.1:{port}{path}"
+            results[path] = run_wrk(wrk, url, args.duration) if wrk else run_python_load(port, path, args.duration)
+    finally:
+        stop_server(server)
+    print(
+        f"server: python -m app.serve, {args.workers} worker(s), {args.torch_threads} torch thread(s) each, "
+        f"uvloop + httptools; load: {'wrk' if wrk else 'python threads'}, {CONNECTIONS} connections, "
+        f"{args.duration} s per endpoint"
+    )
+    for path, load in results.items():
+        print(
+            f"{path:<14} {load.requests_per_second:9.0f} req/s   p50 {load.p50_ms:7.2f} ms   "
+            f"p99 {load.p99_ms:7.2f} ms   non-2xx {load.errors}"
+        )
+    ratio = results["/sample?n=10"].requests_per_second / results["/healthz"].requests_per_second
+    print(f"/sample?n=10 throughput / /healthz throughput = {ratio:.2f}  (bar >= {BAR})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Load benchmark: a real `python -m app.serve` on loopback, a fixed number of concurrent connections for a
+fixed time, a mix of /sample and /score requests.
+
+Prints throughput, p50/p99 latency, the error count (bar: 0), the server's resident memory after warm-up and at
+the end (bar: growth under 10 %), and checks that one seed gives one list of names whichever worker answers.
+Exits 1 when a bar is missed.
+
+    python benchmarks/bench_load.py [--seconds 60] [--connections 64] [--workers 1]
+
+The load generator is asyncio + httpx in this process, so on a small machine it competes with the server for
+CPU: throughput is a floor, not the server's ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEXTS = ["emma", "olivia", "sophia", "liam", "noah", "zxqv", "kaylee", "arabella", "jo", "maximiliano"]
+DETERMINISM_PARAMS = {"n": 10, "seed": 424242}
+MAX_MEMORY_GROWTH = 0.10
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    by_route: dict[str, int] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def resident_kib(pid: int) -> int:
+    """VmRSS of a process and all its descendants (the uvicorn workers), from /proc."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+        pending += [int(child) for child in children]
+    return total
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "NAMEGEN_HOST": "127.0.0.1", "NAMEGEN_PORT": str(port), "NAMEGEN_WORKERS": str(workers),
+           "NAMEGEN_LOG_LEVEL": "warning"}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise SystemExit("server not ready within 90 s")
+
+
+def one_request(rng: random.Random) -> tuple[str, str, dict[str, object]]:
+    """The mix: 50 % /sample (n 1-20), 35 % /score, 15 % /score/batch (2-16 texts)."""
+    roll = rng.random()
+    if roll < 0.5:
+        return "GET", "/sample", {"params": {"n": rng.randint(1, 20), "seed": rng.randrange(2**32)}}
+    if roll < 0.85:
+        return "POST", "/score", {"json": {"text": rng.choice(TEXTS)}}
+    return "POST", "/score/batch", {"json": {"texts": rng.choices(TEXTS, k=rng.randint(2, 16))}}
+
+
+async def connection_loop(client: httpx.AsyncClient, stop_at: float, seed: int, tally: Tally) -> None:
+    rng = random.Random(seed)
+    while time.monotonic() < stop_at:
+        method, path, kwargs = one_request(rng)
+        started = time.perf_counter()
+        try:
+            response = await client.request(method, path, **kwargs)  # type: ignore[arg-type]
+            ok = response.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        tally.latencies.append(time.perf_counter() - started)
+        tally.by_route[path] = tally.by_route.get(path, 0) + 1
+        tally.errors += not ok
+
+
+async def load(base_url: str, connections: int, seconds: float, tally: Tally) -> float:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        started = time.monotonic()
+        stop_at = started + seconds
+        await asyncio.gather(*(connection_loop(client, stop_at, seed, tally) for seed in range(connections)))
+        return time.monotonic() - started
+
+
+def names_per_fresh_connection(base_url: str, count: int) -> set[tuple[str, ...]]:
+    """Distinct answers to one seeded request, each on a new connection (so any worker may answer)."""
+    answers = set()
+    for _ in range(count):
+        names = httpx.get(f"{base_url}/sample", params=DETERMINISM_PARAMS, timeout=30).json()["names"]
+        answers.add(tuple(names))
+    return answers
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the measured run (default 60)")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
+    parser.add_argument("--warmup", type=float, default=5.0, help="unmeasured load before the run (default 5 s)")
+    args = parser.parse_args()
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    server = start_server(port, args.workers)
+    try:
+        before = names_per_fresh_connection(base_url, 20)
+        asyncio.run(load(base_url, args.connections, args.warmup, Tally()))
+        rss_start = resident_kib(server.pid)
+        tally = Tally()
+        elapsed = asyncio.run(load(base_url, args.connections, args.seconds, tally))
+        rss_end = resident_kib(server.pid)
+        after = names_per_fresh_connection(base_url, 20)
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+    requests = len(tally.latencies)
+    growth = (rss_end - rss_start) / rss_start
+    deterministic = len(before | after) == 1
+    print(f"load: {args.connections} connections for {elapsed:.1f} s against {args.workers} worker(s) on 127.0.0.1")
+    print(f"requests     {requests}  ({', '.join(f'{k} {v}' for k, v in sorted(tally.by_route.items()))})")
+    print(f"throughput   {requests / elapsed:.1f} req/s")
+    print(f"latency      p50 {percentile(tally.latencies, 0.5) * 1000:.1f} ms   "
+          f"p99 {percentile(tally.latencies, 0.99) * 1000:.1f} ms   "
+          f"mean {statistics.fmean(tally.latencies) * 1000:.1f} ms")  # fmt: skip
+    print(f"errors       {tally.errors}  (bar: 0)")
+    print(f"server RSS   {rss_start / 1024:.1f} MiB after warm-up -> {rss_end / 1024:.1f} MiB at end  "
+          f"({growth * 100:+.1f} %, bar: < {MAX_MEMORY_GROWTH * 100:.0f} %)")  # fmt: skip
+    print(f"same seed    {'one answer' if deterministic else f'{len(before | after)} different answers'} "
+          f"across 40 fresh connections (bar: one)")  # fmt: skip
+    failed = tally.errors > 0 or growth >= MAX_MEMORY_GROWTH or not deterministic
+    print("RESULT       " + ("FAIL" if failed else "PASS"))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""POST /score and /score/batch over the shipped artifact."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from app.engine.artifact import Artifact
+
+
+def forward_losses(artifact: Artifact, text: str) -> list[float]:
+    """Independent: every (context, target) window built by hand, one forward, log_softmax."""
+    ids = [artifact.vocab.index(c) for c in text] + [0]
+    padded = [0] * artifact.block_size + ids
+    contexts = [padded[i : i + artifact.block_size] for i in range(len(ids))]
+    with torch.inference_mode():
+        logp = torch.log_softmax(artifact.module(torch.tensor(contexts)).double(), dim=1)
+    return [-float(logp[i, t]) for i, t in enumerate(ids)]
+
+
+def test_score_gives_one_entry_per_character_plus_end(client: TestClient, artifact: Artifact) -> None:
+    body = client.post("/score", json={"text": "emma"}).json()
+    want = forward_losses(artifact, "emma")
+    assert [c["char"] for c in body["chars"]] == ["e", "m", "m", "a", "."]
+    assert [c["loss"] for c in body["chars"]] == pytest.approx(want, abs=1e-5)
+    assert body["total_loss"] == pytest.approx(sum(want), abs=1e-4)
+    assert body["mean_loss"] == pytest.approx(sum(want) / 5, abs=1e-5)
+    assert body["perplexity"] == pytest.approx(torch.tensor(sum(want) / 5).exp().item(), rel=1e-5)
+    assert body["normalized"] is False and body["text"] == body["input"] == "emma"
+
+
+def test_score_reports_normalization(client: TestClient, artifact: Artifact) -> None:
+    body = client.post("/score", json={"text": "  Emma "}).json()
+    assert (body["text"], body["input"], body["normalized"]) == ("emma", "  Emma ", True)
+    assert body["total_loss"] == pytest.approx(sum(forward_losses(artifact, "emma")), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("a" * 65, "65 characters; the limit is 64"),  # default max_text_length
+        ("em1a", "'1' at position 2"),
+        ("jo-ann", "'-' at position 2"),
+        ("zoë", "'ë' at position 2"),
+    ],
+    ids=["empty", "blank", "too-long", "digit", "hyphen", "diaeresis"],
+)
+def test_invalid_text_is_422_saying_why(client: TestClient, text: str, fragment: str) -> None:
+    response = client.post("/score", json={"text": text})
+    assert response.status_code == 422
+    assert fragment in response.text
+
+
+def test_missing_text_field_is_422(client: TestClient) -> None:
+    assert client.post("/score", json={"txt": "emma"}).status_code == 422
+
+
+def test_batch_results_equal_single_scores(client: TestClient) -> None:
+    texts = ["emma", "Olivia", "x", "christopher", "ava"]
+    batch = client.post("/score/batch", json={"texts": texts}).json()["results"]
+    for text, result in zip(texts, batch, strict=True):
+        single = client.post("/score", json={"text": text}).json()
+        assert result["text"] == single["text"] and result["input"] == text
+        assert [c["loss"] for c in result["chars"]] == pytest.approx([c["loss"] for c in single["chars"]], abs=1e-5)
+        assert result["total_loss"] == pytest.approx(single["total_loss"], abs=1e-4)
+
+
+def test_batch_with_invalid_texts_names_each_index(client: TestClient) -> None:
+    response = client.post("/score/batch", json={"texts": ["emma", "a1", "ok", ""]})
+    assert response.status_code == 422
+    assert "texts[1]" in response.text and "'1' at position 1" in response.text
+    assert "texts[3]" in response.text and "empty" in response.text
+    assert "texts[0]" not in response.text
+
+
+def test_batch_size_limits(client: TestClient) -> None:
+    max_batch = client.app.state.settings.max_batch  # type: ignore[attr-defined]
+    assert client.post("/score/batch", json={"texts": []}).status_code == 422
+    too_many = client.post("/score/batch", json={"texts": ["ann"] * (max_batch + 1)})
+    assert too_many.status_code == 422 and f"between 1 and {max_batch}" in too_many.text

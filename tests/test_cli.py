@@ -1,0 +1,78 @@
+"""`namegen` CLI: the same engine and validation as the HTTP API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, main
+from app.engine.artifact import Artifact
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_sample_json_in_another_process_equals_http(client: TestClient) -> None:
+    args = ["sample", "-n", "20", "--temperature", "0.8", "--prefix", "ka", "--seed", "1", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
+    )
+    http = client.get("/sample", params={"n": 20, "temperature": 0.8, "prefix": "ka", "seed": 1}).json()
+    assert json.loads(done.stdout) == http
+
+
+def test_sample_text_prints_one_name_per_line(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    http = client.get("/sample", params={"n": 5, "seed": 9, "unique": True, "top_p": 0.9}).json()
+    capsys.readouterr()  # the service's access log goes to stdout too
+    assert main(["sample", "-n", "5", "--seed", "9", "--unique", "--top-p", "0.9"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == http["names"]
+    assert "seed 9" in captured.err
+
+
+def test_score_json_equals_http_batch(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    http = client.post("/score/batch", json={"texts": ["emma", "olivia"]}).json()
+    capsys.readouterr()
+    assert main(["score", "emma", "olivia", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == http
+
+
+def test_score_text_shows_losses(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    total = client.post("/score", json={"text": "emma"}).json()["total_loss"]
+    assert main(["score", "emma"]) == 0
+    assert f"{total:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["sample", "-n", "0"], "n:"),
+        (["sample", "--temperature", "0"], "temperature"),
+        (["sample", "--top-p", "1.5"], "top-p"),
+        (["sample", "--prefix", "k9"], "'9' at position 1"),
+        (["sample", "--min-length", "6", "--max-length", "4"], "min_length (6) must be <="),
+        (["score", "em ma"], "' ' at position 2"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_clear_message(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith("namegen: error:") and fragment in err
+
+
+def test_missing_model_exits_with_its_own_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.pt"
+    assert main(["score", "emma", "--model", str(missing)]) == EXIT_BAD_MODEL
+    assert str(missing) in capsys.readouterr().err
+
+
+def test_model_option_loads_that_file(artifact: Artifact, capsys: pytest.CaptureFixture[str]) -> None:
+    path = artifact.path
+    assert main(["sample", "-n", "3", "--seed", "4", "--model", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["returned"] == 3

@@ -1,0 +1,183 @@
+"""The web page at GET /: served by the app itself, self-contained, accessible hooks, and the model's plots.
+
+These use TestClient without entering it, so the lifespan (artifact load) never runs: the page and its
+assets need no model, and the plot routes read only the configured model path.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "app" / "static"
+REQUIRED_TEST_IDS = ("sample-button", "names", "score-input", "score-button", "score-chars")
+ASSET_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+
+
+class PageStructure(HTMLParser):
+    """Collects what the checks below need from the HTML: ids, labels, test ids, and referenced URLs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.test_ids: list[str] = []
+        self.label_targets: set[str] = set()
+        self.controls: list[dict[str, str | None]] = []
+        self.wrapped_controls: set[str] = set()
+        self.urls: list[str] = []
+        self._label_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if "data-testid" in attributes:
+            self.test_ids.append(str(attributes["data-testid"]))
+        if tag == "label":
+            self._label_depth += 1
+            if attributes.get("for"):
+                self.label_targets.add(str(attributes["for"]))
+        if tag in ("input", "select", "textarea"):
+            self.controls.append(attributes)
+            if self._label_depth and attributes.get("id"):
+                self.wrapped_controls.add(str(attributes["id"]))
+        for name in ("src", "href"):
+            if attributes.get(name):
+                self.urls.append(str(attributes[name]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self._label_depth -= 1
+
+
+def client_for(model_path: Path) -> TestClient:
+    return TestClient(create_app(Settings(model_path=model_path)))
+
+
+@pytest.fixture
+def page_client(tmp_path: Path) -> TestClient:
+    return client_for(tmp_path / "absent-model.pt")
+
+
+def parsed_page(client: TestClient) -> PageStructure:
+    parser = PageStructure()
+    parser.feed(client.get("/").text)
+    return parser
+
+
+def test_root_serves_the_html_page(page_client: TestClient) -> None:
+    response = page_client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.text == (STATIC_DIR / "index.html").read_text()
+
+
+def test_page_carries_every_stable_test_hook(page_client: TestClient) -> None:
+    test_ids = parsed_page(page_client).test_ids
+    for test_id in REQUIRED_TEST_IDS:
+        assert test_ids.count(test_id) == 1, test_id
+
+
+def test_every_form_control_has_a_label(page_client: TestClient) -> None:
+    page = parsed_page(page_client)
+    unlabelled = [
+        control.get("id")
+        for control in page.controls
+        if control.get("id") not in page.label_targets
+        and control.get("id") not in page.wrapped_controls
+        and not control.get("aria-label")
+    ]
+    assert page.controls and unlabelled == []
+
+
+def referenced_assets(client: TestClient) -> set[str]:
+    """/static/ URLs the page loads: from the HTML, then the modules the scripts import, transitively."""
+    found = {url for url in parsed_page(client).urls if url.startswith("/static/")}
+    pending = [url for url in found if url.endswith(".js")]
+    while pending:
+        for module in re.findall(r'from "\./([\w.-]+\.js)"', client.get(pending.pop()).text):
+            if f"/static/{module}" not in found:
+                found.add(f"/static/{module}")
+                pending.append(f"/static/{module}")
+    return found
+
+
+def test_every_asset_the_page_loads_is_served_with_its_type(page_client: TestClient) -> None:
+    assets = referenced_assets(page_client)
+    assert {Path(url).suffix for url in assets} == set(ASSET_TYPES)
+    for url in assets:
+        response = page_client.get(url)
+        assert response.status_code == 200, url
+        assert response.headers["content-type"].startswith(ASSET_TYPES[Path(url).suffix]), url
+        assert response.content == (STATIC_DIR / Path(url).name).read_bytes()
+
+
+def test_every_static_file_is_loaded_by_the_page(page_client: TestClient) -> None:
+    shipped = {f"/static/{path.name}" for path in STATIC_DIR.iterdir() if path.name != "index.html"}
+    assert referenced_assets(page_client) == shipped
+
+
+def test_page_and_assets_name_no_external_url(page_client: TestClient) -> None:
+    page = parsed_page(page_client)
+    assert [url for url in page.urls if not url.startswith(("/", "#"))] == []
+    for url in ["/", *referenced_assets(page_client)]:
+        text = page_client.get(url).text
+        text = re.sub(r'xmlns(:\w+)?="[^"]*"', "", text)  # an SVG namespace is a name, never fetched
+        assert re.findall(r"(?:https?:)?//[\w.-]+\.\w+", text) == [], url
+        assert "@import" not in text and "@font-face" not in text, url
+
+
+def test_page_forbids_other_origins_through_its_content_security_policy(page_client: TestClient) -> None:
+    policy = page_client.get("/").headers["content-security-policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    for directive in ("default-src", "script-src", "style-src", "connect-src"):
+        assert directives[directive] == "'self'", directive
+
+
+@pytest.mark.parametrize("name", ["missing.js", "index.html", "..%2Fmain.py", "..%2F..%2Fpyproject.toml"])
+def test_static_serves_only_its_allow_list(page_client: TestClient, name: str) -> None:
+    response = page_client.get(f"/static/{name}")
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_plots_beside_the_model_are_listed_and_served(tmp_path: Path) -> None:
+    model_path = tmp_path / "my-model.pt"
+    loss_png = b"\x89PNG\r\n\x1a\nloss-plot-bytes"
+    (tmp_path / "my-model.loss.png").write_bytes(loss_png)
+    client = client_for(model_path)
+    assert client.get("/model/plots").json() == {"available": ["loss"]}
+    response = client.get("/model/plots/loss")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content == loss_png
+
+
+def test_absent_plot_is_a_404_that_names_the_missing_file(tmp_path: Path) -> None:
+    client = client_for(tmp_path / "my-model.pt")
+    assert client.get("/model/plots").json() == {"available": []}
+    response = client.get("/model/plots/embeddings")
+    assert response.status_code == 404
+    assert "my-model.embeddings.png" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("kind", ["card", "..%2Fmy-model.pt", "loss.png"])
+def test_plot_kind_outside_the_two_names_is_rejected(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "my-model.pt").write_bytes(b"not read")
+    response = client_for(tmp_path / "my-model.pt").get(f"/model/plots/{kind}")
+    assert response.status_code in (404, 422)
+    assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("url", ["/", "/static/app.js", "/static/app.css"])
+def test_an_unchanged_file_is_revalidated_with_an_empty_304(page_client: TestClient, url: str) -> None:
+    first = page_client.get(url)
+    assert first.headers["cache-control"] == "no-cache"
+    again = page_client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert page_client.get(url, headers={"If-None-Match": '"something-else"'}).content == first.content

@@ -1,0 +1,109 @@
+"""The vectorized sampler draws exactly what a one-name-at-a-time reference draws from the same uniforms."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from app.engine.artifact import Artifact
+from app.engine.sampler import Controls, Sampler
+
+NEAR_TIE = 1e-5  # a draw this close to a CDF boundary may legitimately flip (float32 batched vs single forward)
+
+
+def reference_names(artifact: Artifact, n: int, controls: Controls, seed: int) -> list[tuple[str | None, float]]:
+    """Straightforward sampler: one name at a time, the model's own forward, row i uses uniforms[:, i].
+
+    Returns (name or None when it ran past max_length, smallest distance of a draw to a CDF boundary).
+    """
+    steps = controls.max_length - len(controls.prefix_ids) + 1
+    uniforms = torch.rand((steps, n), dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    results: list[tuple[str | None, float]] = []
+    for i in range(n):
+        context = [0] * artifact.block_size
+        for token in controls.prefix_ids:
+            context = [*context[1:], token]
+        chars = [artifact.vocab[t] for t in controls.prefix_ids]
+        margin, name = float("inf"), None
+        for step in range(steps):
+            with torch.inference_mode():
+                logits = artifact.module(torch.tensor([context]))[0].double()
+            logits = logits.clone() / controls.temperature
+            if len(chars) < controls.min_length:
+                logits[0] = float("-inf")
+            if controls.top_k is not None:
+                kth = sorted(logits.tolist(), reverse=True)[controls.top_k - 1]
+                logits[logits < kth] = float("-inf")
+            probs = torch.softmax(logits, dim=0)
+            if controls.top_p is not None:
+                order = sorted(range(len(probs)), key=lambda j: -float(probs[j]))
+                kept, mass = set(), 0.0
+                for j in order:
+                    if mass >= controls.top_p:
+                        break
+                    kept.add(j)
+                    mass += float(probs[j])
+                probs = torch.tensor([float(p) if j in kept else 0.0 for j, p in enumerate(probs)])
+            cdf = probs.cumsum(0)
+            target = float(uniforms[step, i]) * float(cdf[-1])
+            token = int((cdf <= target).sum())
+            margin = min(margin, float((cdf - target).abs().min()))
+            if token == 0:
+                name = "".join(chars)
+                break
+            chars.append(artifact.vocab[token])
+            context = [*context[1:], token]
+        results.append((name, margin))
+    return results
+
+
+def ids(artifact: Artifact, text: str) -> tuple[int, ...]:
+    return tuple(artifact.vocab.index(c) for c in text)
+
+
+@pytest.mark.parametrize(
+    "controls_args",
+    [
+        {"temperature": 1.0},
+        {"temperature": 0.7, "top_k": 5, "min_length": 4, "max_length": 9},
+        {"temperature": 1.3, "top_p": 0.8, "prefix": "ma", "max_length": 7},
+    ],
+    ids=["plain", "top_k-lengths", "top_p-prefix"],
+)
+def test_vectorized_sampler_matches_one_at_a_time_reference(artifact: Artifact, controls_args: dict) -> None:
+    args = dict(controls_args)
+    prefix = args.pop("prefix", "")
+    controls = Controls(prefix_ids=ids(artifact, prefix), **{"max_length": 32, **args})
+    n, seed = 60, 1234
+    round_ = Sampler(artifact).sample_round(n, controls, torch.Generator().manual_seed(seed))
+    expected = reference_names(artifact, n, controls, seed)
+    for got, rejected, (want, margin) in zip(round_.names, round_.rejected, expected, strict=True):
+        if margin > NEAR_TIE:
+            assert (None if rejected else got) == want
+
+
+def test_log_prob_is_the_forward_log_likelihood_of_name_and_end(artifact: Artifact) -> None:
+    round_ = Sampler(artifact).sample_round(
+        20, Controls(prefix_ids=ids(artifact, "el")), torch.Generator().manual_seed(3)
+    )
+    for name, log_prob in zip(round_.names, round_.log_probs, strict=True):
+        tokens = [*ids(artifact, name), 0]
+        contexts, context = [], [0] * artifact.block_size
+        for token in tokens:
+            contexts.append(context)
+            context = [*context[1:], token]
+        with torch.inference_mode():
+            logp = torch.log_softmax(artifact.module(torch.tensor(contexts)).double(), dim=1)
+        assert log_prob == pytest.approx(float(logp[range(len(tokens)), tokens].sum()), abs=1e-4)
+
+
+def test_min_length_withholds_the_end_token(artifact: Artifact) -> None:
+    round_ = Sampler(artifact).sample_round(100, Controls(min_length=6), torch.Generator().manual_seed(5))
+    assert all(len(name) >= 6 for name, rej in zip(round_.names, round_.rejected, strict=True) if not rej)
+
+
+def test_rows_past_max_length_are_rejected_not_truncated(artifact: Artifact) -> None:
+    round_ = Sampler(artifact).sample_round(200, Controls(max_length=3), torch.Generator().manual_seed(11))
+    kept = [name for name, rej in zip(round_.names, round_.rejected, strict=True) if not rej]
+    assert all(len(name) <= 3 for name in kept)
+    assert any(round_.rejected)  # most names are longer than 3 characters under any name model

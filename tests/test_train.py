@@ -1,0 +1,154 @@
+"""training.train: learning, determinism, resuming, the schedule and the time budget."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+import training.train
+from training.bigram import bigram_log_probs, bigram_loss
+from training.data import Vocabulary, reference_split
+from training.model import ModelConfig, loss_on
+from training.recipes import TrainConfig
+from training.train import SplitWindows, learning_rate, train
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """train() sets torch's thread count; one thread is fastest for tiny models on a shared machine."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def syllable_words(count: int = 400, seed: int = 0) -> list[str]:
+    """Names made of a few syllables: structure a context model can learn and a bigram cannot fully."""
+    rng = random.Random(seed)
+    syllables = ["ka", "lo", "mi", "ra", "ne", "su", "ti", "an", "el"]
+    return ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 3))) for _ in range(count)]
+
+
+def tiny_setup(steps: int = 300, dropout: float = 0.0) -> tuple[TrainConfig, SplitWindows]:
+    words = syllable_words()
+    vocab = Vocabulary.from_words(words)
+    config = TrainConfig(
+        model=ModelConfig(vocab_size=vocab.size, block_size=3, n_embd=6, n_hidden=32, dropout=dropout),
+        steps=steps,
+        batch_size=32,
+        optimizer="adamw",
+        lr=1e-2,
+        schedule="cosine",
+        warmup_steps=10,
+        eval_interval=50,
+        seed=7,
+        threads=1,
+    )
+    return config, SplitWindows.build(reference_split(words), vocab, 3)
+
+
+def losses(history: list[dict[str, float]]) -> list[tuple[float, float, float]]:
+    return [(h["step"], h["train_loss"], h["dev_loss"]) for h in history]
+
+
+def test_training_lowers_dev_loss_below_the_bigram_baseline() -> None:
+    config, windows = tiny_setup()
+    result = train(config, windows, progress=False)
+    start = math.log(config.model.vocab_size)  # near-uniform at initialisation
+    bigram = bigram_loss(bigram_log_probs(windows.train, config.model.vocab_size), windows.dev)
+    assert result.history[0]["dev_loss"] < start
+    assert result.dev_loss < result.history[0]["dev_loss"] - 0.3
+    assert result.dev_loss < bigram
+
+
+def test_the_returned_model_is_the_best_on_dev() -> None:
+    config, windows = tiny_setup()
+    result = train(config, windows, progress=False)
+    dev_losses = [h["dev_loss"] for h in result.history]
+    assert result.dev_loss == min(dev_losses)
+    assert result.best_step == result.history[dev_losses.index(min(dev_losses))]["step"]
+    assert loss_on(result.model, windows.dev.x, windows.dev.y) == pytest.approx(result.dev_loss, abs=1e-6)
+    assert not result.model.training
+
+
+def test_the_same_seed_gives_the_same_losses() -> None:
+    config, windows = tiny_setup(steps=150, dropout=0.1)
+    first = train(config, windows, progress=False)
+    second = train(config, windows, progress=False)
+    assert losses(first.history) == losses(second.history)
+    config.seed = 8
+    other = train(config, windows, progress=False)
+    assert losses(other.history) != losses(first.history)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def bar_that_interrupts_after(steps: int) -> Any:
+    """A stand-in for tqdm that raises once `steps` optimizer steps have run, like a Ctrl-C."""
+
+    class Bar:
+        def __init__(self, *args: Any, initial: int = 0, **kwargs: Any) -> None:
+            self.done = initial
+
+        def update(self, n: int) -> None:
+            self.done += n
+            if self.done >= steps:
+                raise Interrupted
+
+        def set_postfix(self, **kwargs: Any) -> None:
+            pass
+
+        def close(self) -> None:
+            pass
+
+    return Bar
+
+
+def test_resuming_from_a_checkpoint_gives_the_uninterrupted_losses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, windows = tiny_setup(steps=200, dropout=0.1)
+    uninterrupted = train(config, windows, progress=False)
+
+    checkpoint = tmp_path / "run.ckpt"
+    with monkeypatch.context() as patch:
+        patch.setattr(training.train, "tqdm", bar_that_interrupts_after(130))
+        with pytest.raises(Interrupted):
+            train(config, windows, checkpoint=checkpoint, progress=False)
+    assert torch.load(checkpoint, weights_only=False)["step"] == 100  # the last evaluation before the crash
+    resumed = train(config, windows, checkpoint=checkpoint, progress=False)
+
+    assert losses(resumed.history) == losses(uninterrupted.history)
+    assert resumed.best_step == uninterrupted.best_step
+    assert resumed.train_loss == uninterrupted.train_loss
+
+
+def test_step_schedule_drops_the_rate_tenfold_half_way() -> None:
+    config = TrainConfig(steps=100, lr=0.1, schedule="step")
+    assert learning_rate(config, 0) == 0.1
+    assert learning_rate(config, 49) == 0.1
+    assert learning_rate(config, 50) == pytest.approx(0.01)
+    assert learning_rate(config, 99) == pytest.approx(0.01)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor() -> None:
+    config = TrainConfig(steps=110, lr=1.0, schedule="cosine", warmup_steps=10, final_lr_ratio=0.01)
+    assert learning_rate(config, 0) == pytest.approx(0.1)
+    assert learning_rate(config, 9) == pytest.approx(1.0)
+    assert learning_rate(config, 10) == pytest.approx(1.0)
+    assert learning_rate(config, 60) == pytest.approx(0.01 + 0.5 * 0.99)  # half-way down the cosine
+    assert learning_rate(config, 110) == pytest.approx(0.01)
+
+
+def test_an_exhausted_time_budget_stops_after_one_step_with_an_evaluation() -> None:
+    config, windows = tiny_setup(steps=10_000)
+    result = train(config, windows, progress=False, time_budget=0.0)
+    assert [h["step"] for h in result.history] == [1]
+    assert result.best_step == 1

@@ -1,0 +1,108 @@
+"""The sweep's outputs: results.csv, results.md (ranked by dev loss, with reference rows) and results.png."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass
+class Trial:
+    trial: int
+    block_size: int
+    n_embd: int
+    n_hidden: int
+    n_layers: int
+    dropout: float
+    weight_decay: float
+    lr: float
+    steps: int
+    steps_run: int
+    parameters: int
+    train_loss: float
+    dev_loss: float
+    best_step: int
+    seconds: float
+    cut_by_budget: bool  # stopped before `steps` because the time ran out: not comparable at face value
+
+
+CSV_FIELDS = tuple(f.name for f in fields(Trial))
+# Published dev losses on the same split (../shared/data/README.md): (label, parameters, dev loss).
+REFERENCE_ROWS = (
+    ("lecture MLP (published)", 11_897, 2.17),
+    ("flat context-8 MLP (published)", 22_000, 2.027),
+    ("hierarchical WaveNet (published)", 76_000, 1.993),
+)
+
+
+def write_csv(trials: list[Trial], out: Path) -> None:
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(asdict(t) for t in trials)
+
+
+def write_markdown(trials: list[Trial], bigram_dev: float, bigram_params: int, header: list[str], out: Path) -> None:
+    rows: list[tuple[float, str]] = []
+    for t in trials:
+        cut = " (cut by budget)" if t.cut_by_budget else ""
+        rows.append(
+            (
+                t.dev_loss,
+                f"| trial {t.trial} | {t.block_size} | {t.n_embd} | {t.n_layers} x {t.n_hidden} | "
+                f"{t.dropout} | {t.weight_decay} | {t.lr} | {t.steps_run}/{t.steps}{cut} | {t.parameters:,} | "
+                f"{t.train_loss:.4f} | **{t.dev_loss:.4f}** | {t.seconds:.0f} |",
+            )
+        )
+    for label, params, dev in REFERENCE_ROWS:
+        rows.append((dev, f"| *{label}* | | | | | | | | ~{params:,} | | *{dev:.3f}* | |"))
+    rows.append(
+        (
+            bigram_dev,
+            f"| *bigram baseline (counts, add-one)* | 1 | | | | | | | {bigram_params:,} | | *{bigram_dev:.4f}* | |",
+        )
+    )
+    lines = [
+        *header,
+        "",
+        "| model | context | embd | hidden | dropout | weight decay | lr | steps run | parameters | train | dev | s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(line for _, line in sorted(rows, key=lambda r: r[0])),
+        "",
+    ]
+    out.write_text("\n".join(lines))
+
+
+def write_plot(trials: list[Trial], bigram_dev: float, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    full = [t for t in trials if not t.cut_by_budget]
+    cut = [t for t in trials if t.cut_by_budget]
+    ax.scatter([t.parameters for t in full], [t.dev_loss for t in full], label="trial", color="#1f77b4")
+    if cut:
+        ax.scatter(
+            [t.parameters for t in cut],
+            [t.dev_loss for t in cut],
+            label="trial cut by budget",
+            facecolors="none",
+            edgecolors="#1f77b4",
+        )
+    for t in trials:
+        ax.annotate(str(t.trial), (t.parameters, t.dev_loss), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for (label, _, dev), style in zip(REFERENCE_ROWS, (":", "--", "-."), strict=True):
+        ax.axhline(dev, color="gray", linestyle=style, linewidth=1, label=label)
+    ax.axhline(bigram_dev, color="#d62728", linewidth=1, label="bigram baseline")
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("dev loss (nats/char)")
+    ax.set_title("Sweep: best dev loss per trial")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
