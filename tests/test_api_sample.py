@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
+from app.engine.batcher import RETRY_AFTER_SECONDS, SampleBatcher
+from app.routers.sample import batcher_for
+from app.schemas import SampleResponse
 
 
 def sample(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -118,3 +122,28 @@ def test_impossible_unique_request_ends_incomplete_with_a_message(client: TestCl
 def test_rare_prefix_with_fixed_length_ends_bounded(client: TestClient) -> None:
     body = sample(client, n=50, prefix="qx", min_length=3, max_length=3, top_k=1, unique=True, seed=0)
     assert body["returned"] <= 1 and body["complete"] is False and body["message"]
+
+
+def test_body_matches_the_declared_response_model(client: TestClient) -> None:
+    body = sample(client, n=4, seed=2, prefix="Jo", unique=True)
+    assert SampleResponse.model_validate(body).model_dump() == body
+
+
+def test_a_full_sampling_queue_is_503_with_retry_after(client: TestClient) -> None:
+    app = client.app
+    normal = batcher_for(app)  # type: ignore[arg-type]
+    app.state.sample_batcher = SampleBatcher(app.state.engine.sampler, max_queued=0)  # type: ignore[attr-defined]
+    try:
+        response = client.get("/sample", params={"n": 3})
+    finally:
+        app.state.sample_batcher = normal  # type: ignore[attr-defined]
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == str(RETRY_AFTER_SECONDS) and "busy" in response.json()["detail"]
+
+
+def test_concurrent_requests_get_the_names_they_get_alone(client: TestClient) -> None:
+    params = [{"n": 10, "seed": seed, "temperature": 0.9 if seed % 2 else 1.0} for seed in range(16)]
+    alone = [sample(client, **p)["names"] for p in params]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda p: sample(client, **p)["names"], params))
+    assert together == alone

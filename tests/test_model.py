@@ -28,7 +28,7 @@ def test_forward_is_embedding_concat_tanh_then_head_for_one_layer() -> None:
     model = NameMLP(ModelConfig(vocab_size=5, block_size=2, n_embd=3, n_hidden=4)).eval()
     idx = torch.tensor([[0, 3], [4, 1]])
     emb = model.embedding.weight[idx].reshape(2, 6)
-    hidden = model.hidden[0].linear
+    hidden = model.first.linear
     assert isinstance(hidden, torch.nn.Linear)
     expected = torch.tanh(emb @ hidden.weight.T + hidden.bias) @ model.head.weight.T + model.head.bias
     assert torch.allclose(model(idx), expected, atol=1e-6)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
-from app.engine.artifact import Artifact
+from app.engine.artifact import Artifact, load_artifact
 from app.engine.sampler import Controls, Sampler
+from training.export import save_artifact
+from training.model import ModelConfig, NameMLP
 
 NEAR_TIE = 1e-5  # a draw this close to a CDF boundary may legitimately flip (float32 batched vs single forward)
 
@@ -107,3 +111,32 @@ def test_rows_past_max_length_are_rejected_not_truncated(artifact: Artifact) -> 
     kept = [name for name, rej in zip(round_.names, round_.rejected, strict=True) if not rej]
     assert all(len(name) <= 3 for name in kept)
     assert any(round_.rejected)  # most names are longer than 3 characters under any name model
+
+
+def test_a_context_too_large_for_int64_keys_is_served_exactly(tmp_path: Path) -> None:
+    """27 ** 14 > 2 ** 62: context numbers become Python ints, and names still match the reference."""
+    torch.manual_seed(0)
+    model = NameMLP(ModelConfig(vocab_size=27, block_size=14, n_embd=4, n_hidden=16)).eval()
+    vocab = [".", *"abcdefghijklmnopqrstuvwxyz"]
+    meta = {
+        "format": "namegen-mlp",
+        "format_version": 1,
+        "vocab": vocab,
+        "block_size": 14,
+        "hyperparameters": {},
+        "train_loss": 0.0,
+        "dev_loss": 0.0,
+        "test_loss": 0.0,
+        "dataset": {},
+    }
+    path = tmp_path / "long-context.pt"
+    save_artifact(torch.jit.script(model), meta, ["ab"], path)
+    artifact = load_artifact(path)
+    sampler = Sampler(artifact)
+    assert sampler.key_dtype.kind == "O"
+    controls = Controls(max_length=20)
+    round_ = sampler.sample_round(30, controls, torch.Generator().manual_seed(5))
+    expected = reference_names(artifact, 30, controls, 5)
+    for got, rejected, (want, margin) in zip(round_.names, round_.rejected, expected, strict=True):
+        if margin > NEAR_TIE:
+            assert (None if rejected else got) == want

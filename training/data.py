@@ -66,8 +66,7 @@ class Split:
 def reference_split(words: list[str], seed: int = SPLIT_SEED) -> Split:
     """80/10/10 after `random.seed(seed); random.shuffle(words)`, as in the lectures."""
     shuffled = list(words)
-    random.seed(seed)
-    random.shuffle(shuffled)
+    random.Random(seed).shuffle(shuffled)  # same order as random.seed(seed); random.shuffle(...)
     n1, n2 = int(0.8 * len(shuffled)), int(0.9 * len(shuffled))
     return Split(shuffled[:n1], shuffled[n1:n2], shuffled[n2:])
 

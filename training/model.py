@@ -22,6 +22,8 @@ class ModelConfig:
     n_embd: int = 10
     n_hidden: int = 200
     n_layers: int = 1  # tanh hidden layers
+    deep_width: int = 0  # width of the layers after the first; 0: n_hidden. The first layer is free at
+    # sampling time (per-position tables), the deeper ones are not, so they may be narrower.
     layer_norm: bool = False  # LayerNorm before each tanh
     dropout: float = 0.0  # after each tanh, training only
 
@@ -51,11 +53,13 @@ class NameMLP(nn.Module):
         self.block_size = config.block_size
         self.n_embd = config.n_embd
         self.embedding = nn.Embedding(config.vocab_size, config.n_embd)
-        widths = [config.block_size * config.n_embd] + [config.n_hidden] * config.n_layers
-        self.hidden = nn.ModuleList(
+        self.first = HiddenBlock(config.block_size * config.n_embd, config.n_hidden, config.layer_norm, config.dropout)
+        deep = config.deep_width or config.n_hidden
+        widths = [config.n_hidden] + [deep] * (config.n_layers - 1)
+        self.deeper = nn.ModuleList(
             HiddenBlock(n_in, n_out, config.layer_norm, config.dropout) for n_in, n_out in itertools.pairwise(widths)
         )
-        self.head = nn.Linear(config.n_hidden, config.vocab_size)
+        self.head = nn.Linear(widths[-1], config.vocab_size)
         with torch.no_grad():
             # Near-uniform predictions at the start: no "hockey stick" loss.
             self.head.weight.mul_(0.1)
@@ -64,9 +68,7 @@ class NameMLP(nn.Module):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """(B, block_size) token ids -> (B, vocab_size) logits."""
         x = self.embedding(idx).view(idx.shape[0], -1)  # concatenation as a view
-        for block in self.hidden:
-            x = block(x)
-        return self.head(x)
+        return self.logits_from_first_layer(self.first.linear(x))
 
     @torch.jit.export
     def position_tables(self) -> torch.Tensor:
@@ -74,7 +76,7 @@ class NameMLP(nn.Module):
         each token at each context position, C @ W1[k]; the bias is folded into
         position 0. Summing the rows picked by a context gives the first layer's
         pre-activation without the embedding lookup or the wide matmul."""
-        first = self.hidden[0].linear
+        first = self.first.linear
         w = first.weight.view(first.weight.shape[0], self.block_size, self.n_embd)
         tables = torch.einsum("ve,hke->kvh", self.embedding.weight, w).contiguous()
         tables[0] += first.bias
@@ -83,9 +85,9 @@ class NameMLP(nn.Module):
     @torch.jit.export
     def logits_from_first_layer(self, pre: torch.Tensor) -> torch.Tensor:
         """The rest of the network, from the first layer's pre-activation."""
-        x = pre
-        for i, block in enumerate(self.hidden):
-            x = block.activate(x) if i == 0 else block(x)
+        x = self.first.activate(pre)
+        for block in self.deeper:
+            x = block(x)
         return self.head(x)
 
     def num_parameters(self) -> int:

@@ -31,12 +31,13 @@ from training.sweep_report import Trial, write_csv, write_markdown, write_plot
 from training.train import SplitWindows, TrainResult, train
 
 # Searched axes. Model fields go to ModelConfig, the rest to TrainConfig.
-MODEL_AXES = ("block_size", "n_embd", "n_hidden", "n_layers", "dropout")
+MODEL_AXES = ("block_size", "n_embd", "n_hidden", "deep_width", "n_layers", "dropout")
 TRAIN_AXES = ("weight_decay", "lr", "steps")
 RANDOM_SPACE: dict[str, list[Any]] = {
     "block_size": [3, 5, 8, 10, 12],
     "n_embd": [10, 16, 24, 32],
-    "n_hidden": [128, 256, 384, 512, 768],
+    "n_hidden": [128, 256, 384, 512, 768, 1024, 2048],
+    "deep_width": [0, 128, 256, 512],  # 0: as wide as the first layer
     "n_layers": [1, 2, 3],
     "dropout": [0.0, 0.1, 0.2, 0.3, 0.4],
     "weight_decay": [0.0, 0.01, 0.05, 0.1],
@@ -48,6 +49,7 @@ GRID_SPACE: dict[str, list[Any]] = {
     "block_size": [3, 8],
     "n_embd": [10, 24],
     "n_hidden": [200, 512],
+    "deep_width": [0],
     "n_layers": [1, 2],
     "dropout": [0.0, 0.3],
     "weight_decay": [0.0, 0.1],

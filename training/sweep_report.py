@@ -13,6 +13,7 @@ class Trial:
     block_size: int
     n_embd: int
     n_hidden: int
+    deep_width: int
     n_layers: int
     dropout: float
     weight_decay: float
@@ -36,6 +37,14 @@ REFERENCE_ROWS = (
 )
 
 
+def hidden_shape(t: Trial) -> str:
+    """'1024 + 1 x 256' for a wide first layer and narrower deeper ones; '2 x 512' when all are equal."""
+    deep = t.deep_width or t.n_hidden
+    if t.n_layers == 1 or deep == t.n_hidden:
+        return f"{t.n_layers} x {t.n_hidden}"
+    return f"{t.n_hidden} + {t.n_layers - 1} x {deep}"
+
+
 def write_csv(trials: list[Trial], out: Path) -> None:
     with out.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS)
@@ -50,7 +59,7 @@ def write_markdown(trials: list[Trial], bigram_dev: float, bigram_params: int, h
         rows.append(
             (
                 t.dev_loss,
-                f"| trial {t.trial} | {t.block_size} | {t.n_embd} | {t.n_layers} x {t.n_hidden} | "
+                f"| trial {t.trial} | {t.block_size} | {t.n_embd} | {hidden_shape(t)} | "
                 f"{t.dropout} | {t.weight_decay} | {t.lr} | {t.steps_run}/{t.steps}{cut} | {t.parameters:,} | "
                 f"{t.train_loss:.4f} | **{t.dev_loss:.4f}** | {t.seconds:.0f} |",
             )

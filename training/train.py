@@ -92,6 +92,8 @@ def train(
     best_step, best_dev = 0, math.inf
     if checkpoint is not None and checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
+        if state.get("config") != repr(config):
+            raise SystemExit(f"error: {checkpoint} was written by a different recipe or settings; delete it to restart")
         model.load_state_dict(state["model"])
         if ema is not None:
             ema.load_state_dict(state["ema"])
@@ -124,7 +126,12 @@ def train(
             # The full train loss is costly; a fixed 20k-window sample tracks it well.
             train_loss = loss_on(evaluated, xtr[:20_000], ytr[:20_000])
             history.append(
-                {"step": step + 1, "train_loss": train_loss, "dev_loss": dev, "seconds": time.perf_counter() - started}
+                {
+                    "step": step + 1,
+                    "train_loss": train_loss,
+                    "dev_loss": dev,
+                    "seconds": time.perf_counter() - started,
+                }
             )
             if dev < best_dev:
                 best, best_step, best_dev = copy.deepcopy(evaluated.state_dict()), step + 1, dev
@@ -138,6 +145,7 @@ def train(
                         "batches": batches.get_state(),
                         "torch_rng": torch.get_rng_state(),
                         "step": step + 1,
+                        "config": repr(config),
                         "seconds": time.perf_counter() - started,
                         "history": history,
                         "best": best,
@@ -184,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     vocab = Vocabulary.from_words(words)
     config.model.vocab_size = vocab.size
     split = reference_split(words)
+    if min(len(split.train), len(split.dev), len(split.test)) == 0:
+        raise SystemExit(f"error: {args.data} has {len(words)} items; the 80/10/10 split needs at least 10")
     windows = SplitWindows.build(split, vocab, config.model.block_size)
     print(
         f"{args.data}: {len(words)} words, vocab {vocab.size}, windows "

@@ -59,8 +59,13 @@ def load_artifact(path: str | Path) -> Artifact:
     if missing:
         raise ArtifactError(f"{path}: meta.json lacks {', '.join(missing)}")
     vocab, block_size = meta["vocab"], meta["block_size"]
-    if (not isinstance(vocab, list) or not vocab or vocab[0] != "."
-            or not all(isinstance(c, str) and len(c) == 1 for c in vocab) or len(set(vocab)) != len(vocab)):
+    if (
+        not isinstance(vocab, list)
+        or not vocab
+        or vocab[0] != "."
+        or not all(isinstance(c, str) and len(c) == 1 for c in vocab)
+        or len(set(vocab)) != len(vocab)
+    ):
         raise ArtifactError(f"{path}: meta.json vocab must be distinct single characters starting with '.'")
     if not isinstance(block_size, int) or block_size < 1:
         raise ArtifactError(f"{path}: meta.json block_size must be a positive integer")

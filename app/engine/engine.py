@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from app.engine.artifact import Artifact
-from app.engine.sampler import Controls, Sampler
+from app.engine.sampler import Controls, Round, Sampler
 from app.engine.scorer import Scorer
 from app.engine.textrules import InvalidInput, TextRules
 from app.settings import Settings
@@ -21,7 +21,7 @@ SERVER_SEED_BITS = 53  # server-picked seeds stay exact in JavaScript numbers
 IDLE_ROUNDS_LIMIT = 3
 ROW_BUDGET_FLOOR = 64  # rows a constrained request may always draw per round, however small n is
 
-__all__ = ["MAX_SEED", "Engine", "InvalidInput", "SampleSpec"]
+__all__ = ["MAX_SEED", "Engine", "InvalidInput", "PlannedRound", "SampleJob", "SampleSpec"]
 
 
 @dataclass(frozen=True)
@@ -64,55 +64,17 @@ class Engine:
 
     # -- sampling ---------------------------------------------------------------------------------------
 
-    def sample(self, spec: SampleSpec) -> dict[str, Any]:
+    def start_sample(self, spec: SampleSpec) -> SampleJob:
+        """Validate a request and plan its rounds; InvalidInput (a 422) for a bad one."""
         controls, notes = self._controls(spec)
-        seed = spec.seed if spec.seed is not None else secrets.randbits(SERVER_SEED_BITS)
-        samples: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        drawn = attempts = idle_rounds = 0
-        budget = self.settings.max_attempts * max(spec.n, ROW_BUDGET_FLOOR)  # total rows, all rounds
-        # Bounded: at most max_attempts rounds and `budget` rows in all, and we stop early once
-        # IDLE_ROUNDS_LIMIT rounds in a row found nothing new (an exhausted distribution, e.g. unique + top_k=1).
-        while (
-            len(samples) < spec.n
-            and attempts < self.settings.max_attempts
-            and drawn < budget
-            and idle_rounds < IDLE_ROUNDS_LIMIT
-        ):
-            before = len(samples)
-            rows = self._round_size(spec.n - len(samples), drawn, len(samples), attempts, budget - drawn)
-            generator = torch.Generator().manual_seed(round_seed(seed, attempts))
-            result = self.sampler.sample_round(rows, controls, generator)
-            drawn += rows
-            attempts += 1
-            for name, log_prob, rejected in zip(result.names, result.log_probs, result.rejected, strict=True):
-                novel = name not in self.artifact.words
-                if rejected or (spec.novel_only and not novel) or (spec.unique and name in seen):
-                    continue
-                seen.add(name)
-                samples.append({"name": name, "log_prob": log_prob, "novel": novel})
-                if len(samples) == spec.n:
-                    break
-            idle_rounds = idle_rounds + 1 if len(samples) == before else 0
-        complete = len(samples) == spec.n
-        params = {
-            **asdict(spec),
-            "seed": seed,
-            "prefix": "".join(self.artifact.vocab[i] for i in controls.prefix_ids),
-            "max_length": controls.max_length,
-        }
-        return {
-            "names": [s["name"] for s in samples],
-            "seed": seed,
-            "samples": samples,
-            "requested": spec.n,
-            "returned": len(samples),
-            "complete": complete,
-            "message": None if complete else self._shortfall(spec, len(samples), attempts, drawn),
-            "attempts": attempts,
-            "params": params,
-            "notes": notes,
-        }
+        return SampleJob(self, spec, controls, notes)
+
+    def sample(self, spec: SampleSpec) -> dict[str, Any]:
+        """The synchronous path (CLI, warm-up, tests): each round straight through the sampler."""
+        job = self.start_sample(spec)
+        while (planned := job.next_round()) is not None:
+            job.add(self.sampler.sample_round(planned.rows, planned.controls, planned.generator()))
+        return job.response()
 
     def _controls(self, spec: SampleSpec) -> tuple[Controls, list[str]]:
         """Checks that need the settings or the vocabulary (the rest is in app.schemas)."""
@@ -196,3 +158,81 @@ class Engine:
             result["input"] = original
             result["normalized"] = original != result["text"]
         return results
+
+
+@dataclass(frozen=True)
+class PlannedRound:
+    """One sampling round a request needs: how many rows, how, and from which seed."""
+
+    rows: int
+    controls: Controls
+    seed: int  # 64-bit; the round's uniforms come from torch.Generator().manual_seed(seed)
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed)
+
+
+class SampleJob:
+    """One /sample request across its rounds: plan a round, add its result, repeat, then the response.
+
+    Bounded: at most max_attempts rounds and a total row budget, and it stops early once IDLE_ROUNDS_LIMIT
+    rounds in a row found nothing new (an exhausted distribution, e.g. unique + top_k=1). Who runs the rounds
+    (the sampler directly, or the micro-batcher) does not change the names: each round has its own seed.
+    """
+
+    def __init__(self, engine: Engine, spec: SampleSpec, controls: Controls, notes: list[str]) -> None:
+        self.engine, self.spec, self.controls, self.notes = engine, spec, controls, notes
+        self.seed = spec.seed if spec.seed is not None else secrets.randbits(SERVER_SEED_BITS)
+        self.samples: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.drawn = self.attempts = self.idle_rounds = 0
+        self.budget = engine.settings.max_attempts * max(spec.n, ROW_BUDGET_FLOOR)  # total rows, all rounds
+
+    def next_round(self) -> PlannedRound | None:
+        if (
+            len(self.samples) >= self.spec.n
+            or self.attempts >= self.engine.settings.max_attempts
+            or self.drawn >= self.budget
+            or self.idle_rounds >= IDLE_ROUNDS_LIMIT
+        ):
+            return None
+        rows = Engine._round_size(
+            self.spec.n - len(self.samples), self.drawn, len(self.samples), self.attempts, self.budget - self.drawn
+        )
+        return PlannedRound(rows, self.controls, round_seed(self.seed, self.attempts))
+
+    def add(self, result: Round) -> None:
+        spec, words, before = self.spec, self.engine.artifact.words, len(self.samples)
+        self.drawn += len(result.names)
+        self.attempts += 1
+        for name, log_prob, rejected in zip(result.names, result.log_probs, result.rejected, strict=True):
+            novel = name not in words
+            if rejected or (spec.novel_only and not novel) or (spec.unique and name in self.seen):
+                continue
+            self.seen.add(name)
+            self.samples.append({"name": name, "log_prob": log_prob, "novel": novel})
+            if len(self.samples) == spec.n:
+                break
+        self.idle_rounds = self.idle_rounds + 1 if len(self.samples) == before else 0
+
+    def response(self) -> dict[str, Any]:
+        spec, samples = self.spec, self.samples
+        complete = len(samples) == spec.n
+        params = {
+            **asdict(spec),
+            "seed": self.seed,
+            "prefix": "".join(self.engine.artifact.vocab[i] for i in self.controls.prefix_ids),
+            "max_length": self.controls.max_length,
+        }
+        return {
+            "names": [s["name"] for s in samples],
+            "seed": self.seed,
+            "samples": samples,
+            "requested": spec.n,
+            "returned": len(samples),
+            "complete": complete,
+            "message": None if complete else self.engine._shortfall(spec, len(samples), self.attempts, self.drawn),
+            "attempts": self.attempts,
+            "params": params,
+            "notes": self.notes,
+        }

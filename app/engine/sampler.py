@@ -1,24 +1,38 @@
-"""Batched ancestral sampling over the model's precomputed per-position tables.
+"""Batched ancestral sampling with a cache of per-context distributions.
 
-One round draws `n` names at once: one forward per character position for the
-whole batch, finished rows retired (dropped from the batch) as they end.
+One round draws many names at once (one request's, or several requests' rows side by side): per character
+position, every row still going looks up the distribution of its context, picks its token by inverse CDF
+with its own uniform, and rows that drew the end token are retired.
 
-Randomness: a round draws its uniforms up front, `torch.rand((steps, n),
-dtype=float64, generator=g)`, and row i at step t picks its token by inverse CDF
-with `u[t, i]`. Row i's name therefore depends only on the generator's seed and
-the parameters, never on other rows (retired or not), and a one-name-at-a-time
-reference can reproduce it exactly (see tests/test_sampler.py).
+Randomness: each request's round draws its uniforms up front, `torch.rand((steps, n), dtype=float64,
+generator=g)`, and row i at step t picks the first token whose cumulative probability exceeds u[t, i] times
+the total. A row's name therefore depends only on its own uniforms and its context's distribution, never on
+the other rows, and a one-name-at-a-time reference reproduces it (tests/test_sampler.py).
+
+Contexts are numbered (base vocab_size) so identical contexts are computed once. The network runs only on
+contexts missing from a bounded cache, in fixed bucket sizes (4, 8, 12, 16, 24, ..., 1024 rows, padded): float32 GEMM
+results can change in the last bit with the batch size (BLAS picks other kernels for small M), so a fixed
+set of shapes - checked to agree with each other by tests/test_sampler.py - makes a context's distribution
+the same whoever it is batched with, whether it came from the cache or not. Everything after the network is
+row-wise (log_softmax, softmax, cumsum) or exact elementwise arithmetic, so it is batch-independent too.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from app.engine.artifact import Artifact
 
 END = 0  # the boundary token's id
+BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)  # the only batch sizes it sees
+CACHE_SLOTS = 65521  # a prime: context numbers spread evenly; (slots x 2V) float64 = 28 MB for V = 27
+NO_TOKEN = -1  # tokens after a row's end (never drawn)
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,11 @@ class Controls:
     min_length: int = 0  # name length including the prefix
     max_length: int = 32  # a row still going after this many characters is rejected
 
+    @property
+    def steps(self) -> int:
+        """Characters left after the prefix, plus the end token."""
+        return self.max_length - len(self.prefix_ids) + 1
+
 
 @dataclass(frozen=True)
 class Round:
@@ -43,98 +62,142 @@ class Round:
 
 
 class Sampler:
-    def __init__(self, artifact: Artifact) -> None:
+    def __init__(self, artifact: Artifact, cache_slots: int = CACHE_SLOTS) -> None:
         self.module = artifact.module
         self.vocab = artifact.vocab
         self.block_size = artifact.block_size
-        self.vocab_size = artifact.vocab_size
+        self.vocab_size = v = artifact.vocab_size
         with torch.inference_mode():
             tables = artifact.module.position_tables().detach()
-        # Flattened so one gather fetches all block_size rows: row k*V + id is tables[k][id].
-        self.tables = tables.reshape(self.block_size * self.vocab_size, -1).contiguous()
-        self.offsets = torch.arange(self.block_size) * self.vocab_size
+        # Flattened so one embedding_bag sums the block_size rows of a context: row k*V + id is tables[k][id].
+        self.tables = tables.reshape(self.block_size * v, -1).contiguous()
+        self.offsets = torch.arange(self.block_size) * v
+        # Context number: sum_k id_k * V**(block_size-1-k). Appending a token: (key % span) * V + token.
+        self.span = v ** (self.block_size - 1)
+        # Keys are exact: int64 while every context number fits, else Python ints (slower, still exact), so a
+        # model with a large vocabulary or long context is served, never refused.
+        self.key_dtype = np.dtype(np.int64) if v**self.block_size < 2**62 else np.dtype(object)
+        self.powers = np.array([v**k for k in range(self.block_size - 1, -1, -1)], dtype=self.key_dtype)
+        self.codepoints = np.array([0] + [ord(c) for c in self.vocab[1:]] + [0], dtype="<u4")  # [-1] = NO_TOKEN
+        self.cache_keys = np.full(cache_slots, -1, dtype=self.key_dtype)
+        self.cache_rows = np.zeros((cache_slots, 2 * v), dtype=np.float64)  # [log-probs | CDF], temperature 1
+        self.lock = threading.Lock()  # the cache is shared; one round at a time
 
-    def logits(self, context: torch.Tensor) -> torch.Tensor:
-        """(B, block_size) ids -> (B, V) logits, via the tables: sum_k tables[k][context[:, k]]."""
-        pre = self.tables[context + self.offsets].sum(dim=1)
-        return self.module.logits_from_first_layer(pre)
+    # -- per-context distributions --------------------------------------------------------------------------
 
-    def prefix_state(self, prefix_ids: tuple[int, ...]) -> tuple[list[int], float]:
-        """The context after the prefix, and log p(prefix) (the same for every row)."""
-        context = [END] * self.block_size
-        log_prob = 0.0
-        if prefix_ids:
-            contexts = []
-            for token in prefix_ids:
-                contexts.append(list(context))
-                context = [*context[1:], token]
-            with torch.inference_mode():
-                logp = torch.log_softmax(self.logits(torch.tensor(contexts)).double(), dim=1)
-            log_prob = float(logp[torch.arange(len(prefix_ids)), torch.tensor(prefix_ids)].sum())
-        return context, log_prob
+    def network_rows(self, keys: np.ndarray) -> np.ndarray:
+        """(U,) distinct context numbers -> (U, 2V) [log_softmax | cumsum(softmax)] of the network's logits."""
+        # Plain interpretation of the TorchScript graph: no profiling runs and no fused re-compilation per new
+        # shape, which would cost seconds on first use and could change the last bits between calls.
+        with torch.inference_mode(), torch.jit.optimized_execution(False):
+            ids = torch.from_numpy((keys[:, None] // self.powers % self.vocab_size).astype(np.int64))
+            out = []
+            for start in range(0, len(keys), BUCKETS[-1]):
+                chunk = ids[start : start + BUCKETS[-1]]
+                bucket = next(b for b in BUCKETS if b >= len(chunk))
+                padded = torch.zeros((bucket, self.block_size), dtype=torch.long)
+                padded[: len(chunk)] = chunk
+                pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
+                logits = self.module.logits_from_first_layer(pre)[: len(chunk)].double()
+                out.append(torch.cat([torch.log_softmax(logits, dim=1), torch.softmax(logits, dim=1).cumsum(dim=1)], 1))
+            return torch.cat(out).numpy()
+
+    def rows_for(self, keys: np.ndarray) -> np.ndarray:
+        """(B,) context numbers -> (B, 2V) rows, from the cache, computing (once each) what is missing."""
+        slots = (keys % len(self.cache_keys)).astype(np.int64)
+        rows = self.cache_rows[slots]  # a copy: later writes to the cache cannot change it
+        missed = self.cache_keys[slots] != keys
+        if not missed.any():
+            return rows
+        missing = np.unique(keys[missed])
+        computed = self.network_rows(missing)
+        rows[missed] = computed[np.searchsorted(missing, keys[missed])]
+        where = (missing % len(self.cache_keys)).astype(np.int64)
+        self.cache_keys[where] = missing  # on a slot collision the last one wins, for keys and rows alike
+        self.cache_rows[where] = computed
+        return rows
+
+    def clear_cache(self) -> None:
+        with self.lock:
+            self.cache_keys.fill(-1)
+
+    # -- rounds ---------------------------------------------------------------------------------------------
 
     def sample_round(self, n: int, controls: Controls, generator: torch.Generator) -> Round:
-        steps = controls.max_length - len(controls.prefix_ids) + 1  # characters left, plus the end token
-        uniforms = torch.rand((steps, n), dtype=torch.float64, generator=generator)
-        start, prefix_log_prob = self.prefix_state(controls.prefix_ids)
-        with torch.inference_mode():
-            tokens, ended_at, log_probs = self._run(n, start, uniforms, controls)
+        return self.sample_rounds([(n, generator)], controls)[0]
+
+    def sample_rounds(self, requests: Sequence[tuple[int, torch.Generator]], controls: Controls) -> list[Round]:
+        """Several requests' rounds (same controls) side by side; each request's rows use its own generator."""
+        steps = controls.steps
+        uniforms = np.concatenate(
+            [torch.rand((steps, n), dtype=torch.float64, generator=g).numpy() for n, g in requests], axis=1
+        )
+        with self.lock, torch.inference_mode():
+            start, prefix_log_prob = self._prefix_state(controls.prefix_ids)
+            tokens, log_probs = self._run(start, uniforms, controls)
+        rejected = ~(tokens == END).any(axis=1)
+        # Token ids -> characters, one fixed-width string per row; numpy drops the trailing NULs (end, unused).
+        texts = self.codepoints[tokens].view(f"<U{steps}").ravel().tolist()
         prefix = "".join(self.vocab[i] for i in controls.prefix_ids)
-        names, rejected = [], []
-        rows = tokens.tolist()
-        for row, end_step in zip(rows, ended_at.tolist(), strict=True):
-            rejected.append(end_step < 0)
-            stop = end_step if end_step >= 0 else steps
-            names.append(prefix + "".join(self.vocab[i] for i in row[:stop]))
-        return Round(names, [prefix_log_prob + lp for lp in log_probs.tolist()], rejected)
+        names = [prefix + t for t in texts] if prefix else texts
+        totals = (log_probs + prefix_log_prob).tolist()
+        flags = rejected.tolist()
+        rounds, first = [], 0
+        for n, _ in requests:
+            rounds.append(Round(names[first : first + n], totals[first : first + n], flags[first : first + n]))
+            first += n
+        return rounds
 
-    def _run(
-        self, n: int, start: list[int], uniforms: torch.Tensor, controls: Controls
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        steps = uniforms.shape[0]
-        tokens = torch.zeros((n, steps), dtype=torch.long)
-        ended_at = torch.full((n,), -1, dtype=torch.long)  # step of the end token; -1: rejected (too long)
-        log_probs = torch.zeros(n, dtype=torch.float64)
-        context = torch.tensor([start], dtype=torch.long).repeat(n, 1)
-        alive = torch.arange(n)  # original row index of each row still in the batch
+    def _prefix_state(self, prefix_ids: tuple[int, ...]) -> tuple[int, float]:
+        """The context number after the prefix, and log p(prefix) (the same for every row)."""
+        keys = [0]  # all boundary tokens
+        for token in prefix_ids:
+            keys.append(keys[-1] % self.span * self.vocab_size + token)
+        if not prefix_ids:
+            return 0, 0.0
+        rows = self.rows_for(np.array(keys[:-1], dtype=self.key_dtype))
+        return keys[-1], float(rows[np.arange(len(prefix_ids)), list(prefix_ids)].sum())
+
+    def _run(self, start: int, uniforms: np.ndarray, controls: Controls) -> tuple[np.ndarray, np.ndarray]:
+        steps, n = uniforms.shape
+        v = self.vocab_size
+        tokens = np.full((n, steps), NO_TOKEN, dtype=np.int64)
+        log_probs = np.zeros(n, dtype=np.float64)
+        keys = np.full(n, start, dtype=self.key_dtype)
+        alive = np.arange(n)  # original row of each row still going
         prefix_length = len(controls.prefix_ids)
+        plain = controls.temperature == 1.0 and controls.top_k is None and controls.top_p is None
         for step in range(steps):
-            logits = self.logits(context).double()
-            raw_logp = torch.log_softmax(logits, dim=1)
-            probs = self._distribution(logits, controls, length=prefix_length + step)
-            token = _inverse_cdf(probs, uniforms[step, alive])
-            log_probs[alive] += raw_logp.gather(1, token[:, None]).squeeze(1)
+            rows = self.rows_for(keys)
+            if plain and prefix_length + step >= controls.min_length:
+                cdf = rows[:, v:]  # the cached CDF at temperature 1
+            else:
+                cdf = self._cdf(rows[:, :v], controls, length=prefix_length + step)
+            target = uniforms[step, alive] * cdf[:, -1]
+            token = np.minimum((cdf <= target[:, None]).sum(axis=1), v - 1)
+            log_probs[alive] += rows[np.arange(len(token)), token]
             tokens[alive, step] = token
-            ended = token == END
-            ended_at[alive[ended]] = step
-            going = ~ended
-            if step == steps - 1 or not bool(going.any()):
+            going = token != END
+            count = int(np.count_nonzero(going))
+            if count == 0:
                 break  # rows still going at the last step are over max_length: rejected
-            alive = alive[going]
-            context = torch.cat([context[going, 1:], token[going, None]], dim=1)
-        return tokens, ended_at, log_probs
+            if count < len(going):
+                alive, keys, token = alive[going], keys[going], token[going]
+            keys = keys % self.span * v + token
+        return tokens, log_probs
 
-    def _distribution(self, logits: torch.Tensor, controls: Controls, length: int) -> torch.Tensor:
-        """(B, V) float64 logits -> the probabilities this step samples from: min_length, temperature, top_k, top_p."""
-        scaled = logits / controls.temperature if controls.temperature != 1.0 else logits.clone()
+    def _cdf(self, log_probs: np.ndarray, controls: Controls, length: int) -> np.ndarray:
+        """(B, V) temperature-1 log-probs -> the unnormalized CDF this step samples from."""
+        scaled = torch.from_numpy(log_probs / controls.temperature)  # same softmax as logits / temperature
         if length < controls.min_length:
             scaled[:, END] = -torch.inf  # too short to end yet; top_k/top_p then choose among the rest
         if controls.top_k is not None and controls.top_k < self.vocab_size:
             kth = scaled.topk(controls.top_k, dim=1).values[:, -1:]
-            scaled = scaled.masked_fill(scaled < kth, -torch.inf)
+            scaled.masked_fill_(scaled < kth, -torch.inf)
         probs = torch.softmax(scaled, dim=1)
         if controls.top_p is not None and controls.top_p < 1.0:
             # Nucleus: keep the most probable tokens until their mass reaches top_p (the first always).
-            sorted_probs, order = probs.sort(dim=1, descending=True)
+            sorted_probs, order = probs.sort(dim=1, descending=True, stable=True)
             mass_before = sorted_probs.cumsum(dim=1) - sorted_probs
-            keep = torch.zeros_like(probs).scatter(1, order, (mass_before < controls.top_p).double())
-            probs = probs * keep
-        return probs
-
-
-def _inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """Row i picks the first token whose cumulative mass exceeds u[i] * total (unnormalized probs)."""
-    cdf = probs.cumsum(dim=1)
-    target = u[:, None] * cdf[:, -1:]
-    token = torch.searchsorted(cdf, target, right=True).squeeze(1)
-    return token.clamp_max(probs.shape[1] - 1)
+            probs = probs * torch.zeros_like(probs).scatter_(1, order, (mass_before < controls.top_p).double())
+        return probs.cumsum_(dim=1).numpy()

@@ -2,32 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+import orjson
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 
 from app import metrics
+from app.engine.batcher import RETRY_AFTER_SECONDS, QueueFull, SampleBatcher
 from app.engine.textrules import InvalidInput
 from app.schemas import SampleQuery, SampleResponse
 
 router = APIRouter(tags=["generate"])
 
 
-# A sync endpoint: FastAPI runs it in its threadpool, so sampling never blocks the event loop, and torch
-# releases the GIL inside its kernels. Each request samples with its own generator (see app/engine/sampler.py).
+def batcher_for(app: FastAPI) -> SampleBatcher:
+    """The app's micro-batcher, made on first use (it belongs to the running event loop's process)."""
+    batcher: SampleBatcher | None = getattr(app.state, "sample_batcher", None)
+    if batcher is None or batcher.sampler is not app.state.engine.sampler:
+        batcher = app.state.sample_batcher = SampleBatcher(app.state.engine.sampler)
+    return batcher
+
+
+# An async endpoint: validation and the response are cheap and run on the event loop; the sampling rounds go
+# through the micro-batcher, which runs them in its own worker thread, batched with concurrent requests.
+# The body is encoded with orjson straight from the engine's dict, which is built to match SampleResponse
+# (declared below for the OpenAPI schema; tests/test_api_sample.py validates bodies against it).
 @router.get(
     "/sample",
     response_model=SampleResponse,
     summary="Sample invented names",
     description="Draws `n` names from the model. Every response carries the seed, so it can be reproduced: the "
-    "same seed and parameters give the same names. Constraints that cannot be met within the max_attempts "
-    "setting return what was found with `complete: false` and a `message`.",
-    responses={422: {"description": "an invalid parameter; the message says which and why"}},
+    "same seed and parameters give the same names, whatever other requests are served at the same time. "
+    "Constraints that cannot be met within the max_attempts setting return what was found with "
+    "`complete: false` and a `message`.",
+    responses={
+        422: {"description": "an invalid parameter; the message says which and why"},
+        503: {"description": "the sampling queue is full (server overloaded); retry after Retry-After seconds"},
+    },
 )
-def sample(request: Request, query: Annotated[SampleQuery, Query()]) -> dict[str, Any]:
+async def sample(request: Request, query: Annotated[SampleQuery, Query()]) -> Response:
     try:
-        result = request.app.state.engine.sample(query.to_spec())
+        job = request.app.state.engine.start_sample(query.to_spec())
     except InvalidInput as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    batcher = batcher_for(request.app)
+    while (planned := job.next_round()) is not None:
+        try:
+            job.add(await batcher.run(planned))
+        except QueueFull as exc:
+            raise HTTPException(
+                status_code=503,
+                detail=f"server busy: {exc}; retry in {RETRY_AFTER_SECONDS} s",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            ) from None
+    result = job.response()
     metrics.record_names(result["returned"])
-    return result
+    return Response(orjson.dumps(result), media_type="application/json")
