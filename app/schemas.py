@@ -27,7 +27,12 @@ class SampleQuery(BaseModel):
         "parameters → same names, across requests, restarts and processes.",
         examples=[42],
     )
-    top_k: int | None = Field(None, ge=1, description="sample only among the k most likely characters; 1 = greedy")
+    top_k: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="sample only among the k most likely characters; 1 = greedy; k >= the vocabulary size keeps all",
+    )
     top_p: float | None = Field(
         None,
         gt=0,

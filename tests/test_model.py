@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from training.model import ModelConfig, NameMLP, loss_on
+from training.model import MemberMLP, ModelConfig, NameMLP, loss_on
 
 
 def test_the_lecture_configuration_has_11897_parameters() -> None:
@@ -27,11 +27,30 @@ def test_forward_is_embedding_concat_tanh_then_head_for_one_layer() -> None:
     torch.manual_seed(0)
     model = NameMLP(ModelConfig(vocab_size=5, block_size=2, n_embd=3, n_hidden=4)).eval()
     idx = torch.tensor([[0, 3], [4, 1]])
-    emb = model.embedding.weight[idx].reshape(2, 6)
-    hidden = model.first.linear
-    assert isinstance(hidden, torch.nn.Linear)
-    expected = torch.tanh(emb @ hidden.weight.T + hidden.bias) @ model.head.weight.T + model.head.bias
-    assert torch.allclose(model(idx), expected, atol=1e-6)
+    member = model.members[0]
+    assert isinstance(member, MemberMLP)
+    emb = member.embedding.weight[idx].reshape(2, 6)
+    hidden = member.first.linear
+    logits = torch.tanh(emb @ hidden.weight.T + hidden.bias) @ member.head.weight.T + member.head.bias
+    # The forward's logits are normalized (log-probabilities): the same softmax, the same cross-entropy.
+    assert torch.allclose(model(idx), torch.log_softmax(logits, dim=1), atol=1e-6)
+
+
+def test_two_members_average_their_probabilities() -> None:
+    torch.manual_seed(3)
+    model = NameMLP(ModelConfig(vocab_size=6, block_size=3, n_embd=4, n_hidden=8, n_members=2)).eval()
+    idx = torch.randint(0, 6, (10, 3))
+    with torch.no_grad():
+        probs = [torch.softmax(member(idx), dim=1) for member in model.members]
+        assert torch.allclose(torch.softmax(model(idx), dim=1), (probs[0] + probs[1]) / 2, atol=1e-6)
+
+
+def test_members_train_on_the_mean_of_their_own_losses() -> None:
+    torch.manual_seed(4)
+    model = NameMLP(ModelConfig(vocab_size=6, block_size=3, n_embd=4, n_hidden=8, n_members=2)).eval()
+    idx, y = torch.randint(0, 6, (10, 3)), torch.randint(0, 6, (10,))
+    own = [F.cross_entropy(member(idx), y) for member in model.members]
+    assert torch.allclose(model.training_loss(idx, y), (own[0] + own[1]) / 2)
 
 
 def test_an_untrained_model_predicts_close_to_uniform() -> None:
@@ -44,11 +63,11 @@ def test_an_untrained_model_predicts_close_to_uniform() -> None:
 
 def test_position_tables_reproduce_the_forward() -> None:
     torch.manual_seed(1)
-    config = ModelConfig(vocab_size=6, block_size=3, n_embd=4, n_hidden=8, n_layers=2, layer_norm=True)
+    config = ModelConfig(vocab_size=6, block_size=3, n_embd=4, n_hidden=8, n_layers=2, layer_norm=True, n_members=2)
     model = NameMLP(config).eval()
     idx = torch.randint(0, 6, (10, 3))
     tables = model.position_tables()
-    assert tables.shape == (3, 6, 8)
+    assert tables.shape == (3, 6, 8 * 2)
     pre = tables[0][idx[:, 0]] + tables[1][idx[:, 1]] + tables[2][idx[:, 2]]
     with torch.no_grad():
         assert torch.allclose(model.logits_from_first_layer(pre), model(idx), atol=1e-5)

@@ -16,6 +16,7 @@ import torch
 from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, read_words, reference_split
+from training.recipes import default
 from training.sweep import RANDOM_SPACE, candidates, main, run_sweep
 
 # Small, fast models only: the search machinery is under test, not the data.
@@ -70,8 +71,9 @@ def test_csv_parameters_are_those_of_the_trained_models(sweep: Sweep) -> None:
     vocab = len(Vocabulary.from_words(read_words(sweep.data)).chars)
     for row in sweep.rows:
         block = int(row["block_size"])
-        # embedding + linear + layer norm (the default recipe's) + head
-        expected = vocab * 4 + (block * 4 * 16 + 16) + 2 * 16 + (16 * vocab + vocab)
+        # per member (the default recipe's count): embedding + linear + layer norm + head
+        member = vocab * 4 + (block * 4 * 16 + 16) + 2 * 16 + (16 * vocab + vocab)
+        expected = default().model.n_members * member
         assert int(row["parameters"]) == expected
 
 

@@ -93,6 +93,17 @@ def export_artifact(
     return meta
 
 
+def architecture(hp: dict[str, Any]) -> str:
+    """'2 MLPs averaged, each: context 8, embedding 32, tanh 1024 -> 256, ...' from the hyperparameters."""
+    widths = [hp["n_hidden"]] + [hp.get("deep_width") or hp["n_hidden"]] * (hp["n_layers"] - 1)
+    members = hp.get("n_members", 1)
+    each = (
+        f"context {hp['block_size']}, embedding {hp['n_embd']}, tanh layers {' -> '.join(map(str, widths))}, "
+        f"layer norm {'on' if hp['layer_norm'] else 'off'}, dropout {hp['dropout']}"
+    )
+    return f"{members} MLPs with averaged probabilities, each: {each}" if members > 1 else each
+
+
 def write_card(meta: dict[str, Any], out: Path) -> None:
     hp = meta["hyperparameters"]
     ds = meta["dataset"]
@@ -110,8 +121,7 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
         f"| bigram baseline, dev | {meta['bigram_dev_loss']:.4f} |",
         f"| bigram baseline, test | {meta['bigram_test_loss']:.4f} |",
         "",
-        f"- Parameters: {meta['parameters']:,}; context {hp['block_size']}, embedding {hp['n_embd']}, "
-        f"{hp['n_layers']} x {hp['n_hidden']} tanh, layer norm {hp['layer_norm']}, dropout {hp['dropout']}",
+        f"- Parameters: {meta['parameters']:,}; {architecture(hp)}",
         f"- Optimizer {hp['optimizer']}, lr {hp['lr']} ({hp['schedule']}), weight decay {hp['weight_decay']}, "
         f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}",
         f"- Training time: {meta['training_seconds']:.0f} s; torch {meta['torch_version']}; created {meta['created']}",

@@ -26,6 +26,7 @@ class ModelConfig:
     # sampling time (per-position tables), the deeper ones are not, so they may be narrower.
     layer_norm: bool = False  # LayerNorm before each tanh
     dropout: float = 0.0  # after each tanh, training only
+    n_members: int = 1  # MLPs whose probabilities are averaged (an ensemble in one artifact)
 
     def to_dict(self) -> dict[str, int | float | bool]:
         return asdict(self)
@@ -47,7 +48,9 @@ class HiddenBlock(nn.Module):
         return self.activate(self.linear(x))
 
 
-class NameMLP(nn.Module):
+class MemberMLP(nn.Module):
+    """One MLP: embedding table -> concatenated context -> tanh hidden layer(s) -> logits."""
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.block_size = config.block_size
@@ -66,29 +69,68 @@ class NameMLP(nn.Module):
             self.head.bias.zero_()
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """(B, block_size) token ids -> (B, vocab_size) logits."""
         x = self.embedding(idx).view(idx.shape[0], -1)  # concatenation as a view
         return self.logits_from_first_layer(self.first.linear(x))
 
-    @torch.jit.export
     def position_tables(self) -> torch.Tensor:
-        """(block_size, vocab_size, n_hidden): the first layer's contribution of
-        each token at each context position, C @ W1[k]; the bias is folded into
-        position 0. Summing the rows picked by a context gives the first layer's
-        pre-activation without the embedding lookup or the wide matmul."""
         first = self.first.linear
         w = first.weight.view(first.weight.shape[0], self.block_size, self.n_embd)
         tables = torch.einsum("ve,hke->kvh", self.embedding.weight, w).contiguous()
         tables[0] += first.bias
         return tables
 
-    @torch.jit.export
     def logits_from_first_layer(self, pre: torch.Tensor) -> torch.Tensor:
-        """The rest of the network, from the first layer's pre-activation."""
         x = self.first.activate(pre)
         for block in self.deeper:
             x = block(x)
         return self.head(x)
+
+
+class NameMLP(nn.Module):
+    """The model: one MLP, or `n_members` MLPs trained side by side whose probabilities are averaged.
+
+    forward, position_tables and logits_from_first_layer are the artifact's interface: with several members
+    the tables are concatenated along the hidden axis and the "logits" are the mixture's log-probabilities
+    (softmax of them is the averaged distribution), so the service needs no change.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.block_size = config.block_size
+        self.n_hidden = config.n_hidden
+        self.members = nn.ModuleList(MemberMLP(config) for _ in range(config.n_members))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, block_size) token ids -> (B, vocab_size) logits (normalized: log-probabilities)."""
+        return self._mixture(self.member_logits(idx))
+
+    def member_logits(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        return [member(idx) for member in self.members]
+
+    def _mixture(self, logits: list[torch.Tensor]) -> torch.Tensor:
+        log_probs = torch.stack([torch.log_softmax(x, dim=-1) for x in logits])
+        return torch.logsumexp(log_probs, dim=0) - torch.log(torch.tensor(float(len(logits))))
+
+    @torch.jit.export
+    def position_tables(self) -> torch.Tensor:
+        """(block_size, vocab_size, n_members * n_hidden): the first layer's contribution of each token at
+        each context position, C @ W1[k], bias folded into position 0. Summing the rows a context picks gives
+        the first layer's pre-activation without the embedding lookup or the wide matmul."""
+        return torch.cat([member.position_tables() for member in self.members], dim=-1)  # type: ignore[operator]
+
+    @torch.jit.export
+    def logits_from_first_layer(self, pre: torch.Tensor) -> torch.Tensor:
+        """The rest of the network, from the first layer's pre-activation."""
+        chunks = pre.split(self.n_hidden, dim=-1)
+        # ModuleList items are typed as Module for mypy; TorchScript knows they are MemberMLPs.
+        logits = [member.logits_from_first_layer(chunks[i]) for i, member in enumerate(self.members)]  # type: ignore[operator]
+        return self._mixture(logits)
+
+    def training_loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each member learns on its own (mean of their losses), as independently trained ensemble members do;
+        the mixture is what is evaluated and served."""
+        losses = [F.cross_entropy(logits, targets) for logits in self.member_logits(idx)]
+        return torch.stack(losses).mean()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from training.data import Vocabulary
-from training.model import NameMLP
+from training.model import MemberMLP, NameMLP
 
 
 def plot_losses(history: list[dict[str, float]], out: Path) -> None:
@@ -30,8 +30,10 @@ def plot_losses(history: list[dict[str, float]], out: Path) -> None:
 
 
 def plot_embeddings(model: NameMLP, vocab: Vocabulary, out: Path) -> None:
-    """Characters placed by the first two principal components of their embeddings."""
-    weights = model.embedding.weight.detach()
+    """Characters placed by the first two principal components of their embeddings (the first member's)."""
+    member = model.members[0]
+    assert isinstance(member, MemberMLP)
+    weights = member.embedding.weight.detach()
     centered = weights - weights.mean(0)
     _, _, v = torch.linalg.svd(centered, full_matrices=False)
     xy = (centered @ v[:2].T).numpy()

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
@@ -59,8 +58,8 @@ def make_optimizer(config: TrainConfig, model: NameMLP) -> torch.optim.Optimizer
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     # Decay matrices only: biases, norms and the embedding table stay free.
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not n.startswith("embedding")]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not n.startswith("embedding"))]
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embedding" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embedding" not in n)]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.lr)
 
@@ -111,7 +110,7 @@ def train(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         ix = torch.randint(0, xtr.shape[0], (config.batch_size,), generator=batches)
-        loss = F.cross_entropy(model(xtr[ix]), ytr[ix])
+        loss = model.training_loss(xtr[ix], ytr[ix])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

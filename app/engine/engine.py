@@ -59,8 +59,9 @@ class Engine:
 
     def warm_up(self) -> None:
         """Run one real sample and one score so readiness means 'can serve'."""
-        self.sample(SampleSpec(n=8, seed=0))
-        self.score_batch(["warm"] if not self.rules.outside_vocab("warm") else [self.artifact.vocab[1]])
+        # Sized to pass whatever limits the settings impose (max_n, max_text_length may be tiny).
+        self.sample(SampleSpec(n=min(8, self.settings.max_n), seed=0))
+        self.score_batch([self.artifact.vocab[1]])
 
     # -- sampling ---------------------------------------------------------------------------------------
 

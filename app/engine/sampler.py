@@ -188,7 +188,10 @@ class Sampler:
 
     def _cdf(self, log_probs: np.ndarray, controls: Controls, length: int) -> np.ndarray:
         """(B, V) temperature-1 log-probs -> the unnormalized CDF this step samples from."""
-        scaled = torch.from_numpy(log_probs / controls.temperature)  # same softmax as logits / temperature
+        # Shifted so the likeliest token is 0: a tiny temperature then sends the others to -inf (greedy), never
+        # all of them (which would make NaNs). Same softmax as logits / temperature.
+        with np.errstate(over="ignore"):
+            scaled = torch.from_numpy((log_probs - log_probs.max(axis=1, keepdims=True)) / controls.temperature)
         if length < controls.min_length:
             scaled[:, END] = -torch.inf  # too short to end yet; top_k/top_p then choose among the rest
         if controls.top_k is not None and controls.top_k < self.vocab_size:
