@@ -80,7 +80,8 @@ class Sampler:
         self.powers = np.array([v**k for k in range(self.block_size - 1, -1, -1)], dtype=self.key_dtype)
         self.codepoints = np.array([0] + [ord(c) for c in self.vocab[1:]] + [0], dtype="<u4")  # [-1] = NO_TOKEN
         self.cache_keys = np.full(cache_slots, -1, dtype=self.key_dtype)
-        self.cache_rows = np.zeros((cache_slots, 2 * v), dtype=np.float64)  # [log-probs | CDF], temperature 1
+        # np.full writes every page now, so the cache is resident from startup rather than growing under load.
+        self.cache_rows = np.full((cache_slots, 2 * v), 0.0)  # [log-probs | CDF] at temperature 1, float64
         self.lock = threading.Lock()  # the cache is shared; one round at a time
 
     # -- per-context distributions --------------------------------------------------------------------------

@@ -25,8 +25,13 @@ function renderModel(meta) {
   if (typeof meta.parameters === "number") facts.push(fact("Parameters", meta.parameters.toLocaleString("en-US")));
   facts.push(fact("Context", `${meta.block_size} chars`, "characters it looks back"));
   if (hp.n_hidden) {
-    const layers = hp.n_layers ? `${hp.n_layers} × ${hp.n_hidden}` : String(hp.n_hidden);
-    facts.push(fact("Hidden layers", layers, hp.n_embd ? `${hp.n_embd}-dim char embeddings` : ""));
+    // Widths of the tanh layers, e.g. "1024 → 256"; "2 × (…)" when several MLPs are averaged.
+    const widths = [hp.n_hidden];
+    for (let i = 1; i < (hp.n_layers || 1); i++) widths.push(hp.deep_width || hp.n_hidden);
+    const members = hp.n_members || 1;
+    const layers = members > 1 ? `${members} × (${widths.join(" → ")})` : widths.join(" → ");
+    const detail = [hp.n_embd ? `${hp.n_embd}-dim char embeddings` : "", members > 1 ? `${members} MLPs averaged` : ""];
+    facts.push(fact("Hidden layers", layers, detail.filter(Boolean).join("; ")));
   }
   facts.push(fact("Dev loss", fmt(meta.dev_loss, 3), typeof meta.bigram_dev_loss === "number" ? `bigram baseline ${fmt(meta.bigram_dev_loss, 3)}` : "nats per char"));
   facts.push(fact("Test loss", fmt(meta.test_loss, 3), "nats per char"));
