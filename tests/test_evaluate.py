@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from synthetic import syllable_words
 
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, read_words, reference_split
@@ -30,18 +30,12 @@ class Tiny:
     words: list[str]
 
 
-def syllable_words(count: int = 300, seed: int = 2) -> list[str]:
-    rng = random.Random(seed)
-    syllables = ["ka", "lo", "mi", "ra", "ne", "su", "ti", "an", "el"]
-    return ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 3))) for _ in range(count)]
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Tiny:
     threads = torch.get_num_threads()
     root = tmp_path_factory.mktemp("evaluate")
     data = root / "tiny.txt"
-    data.write_text("\n".join(syllable_words()) + "\n", encoding="utf-8")
+    data.write_text("\n".join(syllable_words(300, seed=2)) + "\n", encoding="utf-8")
     words = read_words(data)
     vocab = Vocabulary.from_words(words)
     config = TrainConfig(

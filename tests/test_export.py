@@ -5,13 +5,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import random
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
+from synthetic import SYLLABLES, syllable_words
 
 from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
@@ -34,18 +34,12 @@ class Exported:
     test_loss: float
 
 
-def syllable_words(count: int = 300, seed: int = 1) -> list[str]:
-    rng = random.Random(seed)
-    syllables = ["ka", "lo", "mi", "ra", "ne", "su", "ti", "an", "el", "yo"]
-    return ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 3))) for _ in range(count)]
-
-
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     threads = torch.get_num_threads()
     root = tmp_path_factory.mktemp("export")
     data = root / "tiny.txt"
-    data.write_text("\n".join(syllable_words()) + "\n", encoding="utf-8")
+    data.write_text("\n".join(syllable_words(300, seed=1, syllables=[*SYLLABLES, "yo"])) + "\n", encoding="utf-8")
     words = read_words(data)
     vocab = Vocabulary.from_words(words)
     config = TrainConfig(

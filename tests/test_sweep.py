@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any
 
 import pytest
 import torch
+from synthetic import syllable_words
 
 from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
@@ -39,9 +39,7 @@ class Sweep:
 
 
 def write_tiny_data(path: Path) -> Path:
-    rng = random.Random(3)
-    syllables = ["ka", "lo", "mi", "ra", "ne", "su", "ti", "an", "el"]
-    words = ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 3))) for _ in range(300)]
+    words = syllable_words(300, seed=3)
     path.write_text("\n".join(words) + "\n", encoding="utf-8")
     return path
 

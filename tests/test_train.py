@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from synthetic import syllable_words
 
 import training.train
 from training.bigram import bigram_log_probs, bigram_loss
@@ -27,15 +27,8 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def syllable_words(count: int = 400, seed: int = 0) -> list[str]:
-    """Names made of a few syllables: structure a context model can learn and a bigram cannot fully."""
-    rng = random.Random(seed)
-    syllables = ["ka", "lo", "mi", "ra", "ne", "su", "ti", "an", "el"]
-    return ["".join(rng.choice(syllables) for _ in range(rng.randint(1, 3))) for _ in range(count)]
-
-
 def tiny_setup(steps: int = 300, dropout: float = 0.0) -> tuple[TrainConfig, SplitWindows]:
-    words = syllable_words()
+    words = syllable_words(400, seed=0)
     vocab = Vocabulary.from_words(words)
     config = TrainConfig(
         model=ModelConfig(vocab_size=vocab.size, block_size=3, n_embd=6, n_hidden=32, dropout=dropout),
