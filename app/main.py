@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from app.errors import install_error_handlers
 from app.lifecycle import StartupFailureMiddleware, start_service
@@ -27,7 +28,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.ready = False
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc with their scripts bundled, not from a CDN: works offline.
+    app = FastAPIOffline(
         title="namegen",
         version="0.1.0",
         description="Invented, name-like names from a character-level MLP language model, and a score of how "

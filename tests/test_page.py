@@ -181,3 +181,13 @@ def test_an_unchanged_file_is_revalidated_with_an_empty_304(page_client: TestCli
     assert again.status_code == 304
     assert again.content == b""
     assert page_client.get(url, headers={"If-None-Match": '"something-else"'}).content == first.content
+
+
+def test_api_docs_load_every_asset_from_this_server(page_client: TestClient) -> None:
+    """/docs works offline: its scripts and styles come from the app, not from a CDN."""
+    html = page_client.get("/docs").text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets)
+    for asset in assets:
+        assert asset.startswith("/"), f"/docs loads {asset} from elsewhere"
+        assert page_client.get(asset).status_code == 200
