@@ -45,11 +45,12 @@ def test_two_members_average_their_probabilities() -> None:
         assert torch.allclose(torch.softmax(model(idx), dim=1), (probs[0] + probs[1]) / 2, atol=1e-6)
 
 
-def test_members_train_on_the_mean_of_their_own_losses() -> None:
+def test_each_member_trains_on_its_own_share_of_the_batch() -> None:
     torch.manual_seed(4)
     model = NameMLP(ModelConfig(vocab_size=6, block_size=3, n_embd=4, n_hidden=8, n_members=2)).eval()
     idx, y = torch.randint(0, 6, (10, 3)), torch.randint(0, 6, (10,))
-    own = [F.cross_entropy(member(idx), y) for member in model.members]
+    first, second = model.members
+    own = [F.cross_entropy(first(idx[:5]), y[:5]), F.cross_entropy(second(idx[5:]), y[5:])]
     assert torch.allclose(model.training_loss(idx, y), (own[0] + own[1]) / 2)
 
 

@@ -127,9 +127,11 @@ class NameMLP(nn.Module):
         return self._mixture(logits)
 
     def training_loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Each member learns on its own (mean of their losses), as independently trained ensemble members do;
-        the mixture is what is evaluated and served."""
-        losses = [F.cross_entropy(logits, targets) for logits in self.member_logits(idx)]
+        """Each member learns on its own share of the batch (mean of their losses), as independently trained
+        ensemble members do: different examples make them differ more, which is what averaging gains from.
+        The mixture is what is evaluated and served."""
+        shares = zip(idx.chunk(len(self.members)), targets.chunk(len(self.members)), strict=True)
+        losses = [F.cross_entropy(member(x), y) for member, (x, y) in zip(self.members, shares, strict=True)]
         return torch.stack(losses).mean()
 
     def num_parameters(self) -> int:

@@ -109,7 +109,8 @@ def train(
     for step in range(start_step, config.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        ix = torch.randint(0, xtr.shape[0], (config.batch_size,), generator=batches)
+        # batch_size examples per member: each member learns from its own share.
+        ix = torch.randint(0, xtr.shape[0], (config.batch_size * config.model.n_members,), generator=batches)
         loss = model.training_loss(xtr[ix], ytr[ix])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
