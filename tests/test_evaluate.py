@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from synthetic import syllable_words
+from synthetic import syllable_words, tiny_train_config
 
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, read_words, reference_split
 from training.evaluate import dev_loss_on_reference_split, evaluate_file, main
 from training.export import export_artifact
 from training.model import ModelConfig, loss_on
-from training.recipes import TrainConfig
 from training.train import SplitWindows, train
 
 BLOCK = 3
@@ -38,17 +37,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Tiny:
     data.write_text("\n".join(syllable_words(300, seed=2)) + "\n", encoding="utf-8")
     words = read_words(data)
     vocab = Vocabulary.from_words(words)
-    config = TrainConfig(
-        model=ModelConfig(vocab_size=vocab.size, block_size=BLOCK, n_embd=4, n_hidden=16),
-        steps=80,
-        batch_size=32,
-        optimizer="adamw",
-        lr=1e-2,
-        schedule="cosine",
-        warmup_steps=5,
-        eval_interval=40,
-        threads=1,
-    )
+    model = ModelConfig(vocab_size=vocab.size, block_size=BLOCK, n_embd=4, n_hidden=16)
+    config = tiny_train_config(model, steps=80, warmup_steps=5)
     windows = SplitWindows.build(reference_split(words), vocab, BLOCK)
     result = train(config, windows, progress=False)
     out = root / "tiny.pt"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from synthetic import SYLLABLES, syllable_words
+from synthetic import SYLLABLES, syllable_words, tiny_train_config
 
 from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
@@ -42,17 +42,8 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Exported:
     data.write_text("\n".join(syllable_words(300, seed=1, syllables=[*SYLLABLES, "yo"])) + "\n", encoding="utf-8")
     words = read_words(data)
     vocab = Vocabulary.from_words(words)
-    config = TrainConfig(
-        model=ModelConfig(vocab_size=vocab.size, block_size=4, n_embd=5, n_hidden=24, n_layers=2, layer_norm=True),
-        steps=120,
-        batch_size=32,
-        optimizer="adamw",
-        lr=1e-2,
-        schedule="cosine",
-        warmup_steps=10,
-        eval_interval=40,
-        threads=1,
-    )
+    model = ModelConfig(vocab_size=vocab.size, block_size=4, n_embd=5, n_hidden=24, n_layers=2, layer_norm=True)
+    config = tiny_train_config(model, steps=120)
     windows = SplitWindows.build(reference_split(words), vocab, 4)
     result = train(config, windows, progress=False)
     test_loss = loss_on(result.model, windows.test.x, windows.test.y)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from synthetic import syllable_words
+from synthetic import syllable_words, tiny_train_config
 
 import training.train
 from training.bigram import bigram_log_probs, bigram_loss
@@ -30,18 +30,8 @@ def one_thread() -> Iterator[None]:
 def tiny_setup(steps: int = 300, dropout: float = 0.0) -> tuple[TrainConfig, SplitWindows]:
     words = syllable_words(400, seed=0)
     vocab = Vocabulary.from_words(words)
-    config = TrainConfig(
-        model=ModelConfig(vocab_size=vocab.size, block_size=3, n_embd=6, n_hidden=32, dropout=dropout),
-        steps=steps,
-        batch_size=32,
-        optimizer="adamw",
-        lr=1e-2,
-        schedule="cosine",
-        warmup_steps=10,
-        eval_interval=50,
-        seed=7,
-        threads=1,
-    )
+    model = ModelConfig(vocab_size=vocab.size, block_size=3, n_embd=6, n_hidden=32, dropout=dropout)
+    config = tiny_train_config(model, steps=steps, eval_interval=50, seed=7)
     return config, SplitWindows.build(reference_split(words), vocab, 3)
 
 

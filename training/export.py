@@ -10,15 +10,11 @@ from typing import Any
 
 import torch
 
+from app.engine.artifact import ARTIFACT_FORMAT, ARTIFACT_VERSION, META_FILE, WORDS_FILE
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import Vocabulary, file_sha256
 from training.model import NameMLP
 from training.recipes import TrainConfig
-
-ARTIFACT_FORMAT = "namegen-mlp"
-ARTIFACT_VERSION = 1
-META_FILE = "meta.json"
-WORDS_FILE = "words.txt.gz"  # every word of the training data, all splits, for novelty checks
 
 
 def script_and_check(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule:

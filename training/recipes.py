@@ -19,7 +19,6 @@ class TrainConfig:
     warmup_steps: int = 0
     final_lr_ratio: float = 0.01
     weight_decay: float = 0.0
-    ema_decay: float = 0.0  # > 0: evaluate and export an exponential moving average of the weights
     eval_interval: int = 10_000
     seed: int = 2147483647  # the lecture's generator seed
     threads: int = 0  # 0: torch's default

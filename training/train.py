@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from training.data import ContextWindows, Split, Vocabulary, read_words, reference_split
@@ -82,9 +80,6 @@ def train(
     torch.manual_seed(config.seed)
     model = NameMLP(config.model)
     optimizer = make_optimizer(config, model)
-    # The weight average generalizes better than the last iterate on this small data set.
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay)) if config.ema_decay else None
-    evaluated: nn.Module = ema.module if ema is not None else model
     batches = torch.Generator().manual_seed(config.seed)
     start_step, elapsed, history = 0, 0.0, []
     best: dict[str, torch.Tensor] = copy.deepcopy(model.state_dict())
@@ -94,8 +89,6 @@ def train(
         if state.get("config") != repr(config):
             raise SystemExit(f"error: {checkpoint} was written by a different recipe or settings; delete it to restart")
         model.load_state_dict(state["model"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         batches.set_state(state["batches"])
         torch.set_rng_state(state["torch_rng"])
@@ -115,16 +108,14 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if ema is not None:
-            ema.update_parameters(model)
         bar.update(1)
 
         last = step + 1 == config.steps
         over_budget = time_budget is not None and time.perf_counter() - started > time_budget
         if (step + 1) % config.eval_interval == 0 or last or over_budget:
-            dev = loss_on(evaluated, windows.dev.x, windows.dev.y)
+            dev = loss_on(model, windows.dev.x, windows.dev.y)
             # The full train loss is costly; a fixed 20k-window sample tracks it well.
-            train_loss = loss_on(evaluated, xtr[:20_000], ytr[:20_000])
+            train_loss = loss_on(model, xtr[:20_000], ytr[:20_000])
             history.append(
                 {
                     "step": step + 1,
@@ -134,13 +125,12 @@ def train(
                 }
             )
             if dev < best_dev:
-                best, best_step, best_dev = copy.deepcopy(evaluated.state_dict()), step + 1, dev
+                best, best_step, best_dev = copy.deepcopy(model.state_dict()), step + 1, dev
             bar.set_postfix(train=f"{train_loss:.4f}", dev=f"{dev:.4f}", best=f"{best_dev:.4f}")
             if checkpoint is not None:
                 torch.save(
                     {
                         "model": model.state_dict(),
-                        "ema": ema.state_dict() if ema else None,
                         "optimizer": optimizer.state_dict(),
                         "batches": batches.get_state(),
                         "torch_rng": torch.get_rng_state(),

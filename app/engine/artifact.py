@@ -14,8 +14,12 @@ from typing import Any
 
 import torch
 
-ARTIFACT_FORMAT = "namegen-mlp"  # must match training/export.py
-SUPPORTED_VERSIONS = {1}
+# The artifact format, defined once: training/export.py writes what this module reads.
+ARTIFACT_FORMAT = "namegen-mlp"
+ARTIFACT_VERSION = 1
+SUPPORTED_VERSIONS = {ARTIFACT_VERSION}
+META_FILE = "meta.json"
+WORDS_FILE = "words.txt.gz"  # every word of the training data, all splits, for novelty checks
 REQUIRED_META = ("vocab", "block_size", "hyperparameters", "train_loss", "dev_loss", "test_loss", "dataset")
 
 
@@ -41,14 +45,14 @@ def load_artifact(path: str | Path) -> Artifact:
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{path}: model file not found")
-    extra = {"meta.json": "", "words.txt.gz": ""}
+    extra = {META_FILE: "", WORDS_FILE: ""}
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:  # torch raises several types for a bad zip or archive
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ArtifactError(f"{path}: not a loadable TorchScript file ({reason[:200]})") from None
     try:
-        meta = json.loads(extra["meta.json"] or "null")
+        meta = json.loads(extra[META_FILE] or "null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ArtifactError(f"{path}: meta.json inside the file is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != ARTIFACT_FORMAT:
@@ -74,7 +78,7 @@ def load_artifact(path: str | Path) -> Artifact:
             raise ArtifactError(f"{path}: the TorchScript module lacks {method}()")
     _check_forward(path, module, len(vocab), block_size)
     words: frozenset[str] = frozenset()
-    raw = extra["words.txt.gz"]
+    raw = extra[WORDS_FILE]
     if raw:
         try:
             words = frozenset(gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n"))
