@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,7 +24,26 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="interface to bind; the container sets 0.0.0.0")
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
-    torch_threads: int = Field(default=1, ge=1, description="torch intra-op threads per worker")
+    torch_threads: int = Field(default=1, ge=1, le=256, description="torch intra-op threads per worker")
+    sampler_threads: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="threads that compute a large sampling step's new contexts in parallel shares, per worker; "
+        "0: the usable cores / workers",
+    )
+    cache_contexts: int = Field(
+        default=524_287,
+        ge=1,
+        le=16_777_213,
+        description="slots of the per-context distribution cache (each vocab_size float32s; 57 MB at the default)",
+    )
+    warm_names: int = Field(
+        default=20_000,
+        ge=0,
+        le=1_000_000,
+        description="names drawn at startup, before ready, to fill the context cache (0: only one small draw)",
+    )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(default="auto", description="event loop implementation")
     http: Literal["auto", "h11", "httptools"] = Field(default="auto", description="HTTP/1.1 parser implementation")
     keep_alive_seconds: int = Field(default=5, ge=1, le=300, description="idle keep-alive connections close after this")
@@ -52,6 +72,13 @@ class Settings(BaseSettings):
         default_factory=list, description="allowed CORS origins, comma-separated; empty = CORS off"
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
+    def resolved_sampler_threads(self) -> int:
+        """sampler_threads, or (0) the cores this process may run on shared among the workers, at least 1."""
+        if self.sampler_threads:
+            return self.sampler_threads
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(1, cores // self.workers)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

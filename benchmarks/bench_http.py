@@ -3,7 +3,7 @@
 Starts the real service (`python -m app.serve`) on 127.0.0.1 at a free port, loads it with wrk
 (32 connections, a fixed duration; installed with apt-get if missing, else a bounded Python load
 generator), prints requests/s, p50/p99 latency, the ratio and the bar, and stops the server.
-Figures only, no assertions. Run: .venv/bin/python benchmarks/bench_http.py [--workers 2 --duration 8]
+Figures only, no assertions. Run: .venv/bin/python benchmarks/bench_http.py [--workers 1 --duration 8]
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
+    """The service with its own defaults (threads, cache, warm-up), except the worker count and quiet logs."""
     env = {
         **os.environ,
         "NAMEGEN_HOST": "127.0.0.1",
         "NAMEGEN_PORT": str(port),
         "NAMEGEN_WORKERS": str(workers),
-        "NAMEGEN_TORCH_THREADS": str(threads),
         "NAMEGEN_LOOP": "uvloop",
         "NAMEGEN_HTTP": "httptools",
         "NAMEGEN_LOG_LEVEL": "warning",  # no per-request access log line while measuring
@@ -141,13 +141,12 @@ def run_python_load(port: int, path: str, seconds: int) -> Load:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (the service's default: 1)")
     parser.add_argument("--duration", type=int, default=8, help="seconds per endpoint")
     args = parser.parse_args()
     wrk = ensure_wrk()
     port = free_port()
-    server = start_server(port, args.workers, args.torch_threads)
+    server = start_server(port, args.workers)
     try:
         results = {}
         for path in ("/healthz", "/sample?n=10"):
@@ -156,7 +155,7 @@ def main() -> None:
     finally:
         stop_server(server)
     print(
-        f"server: python -m app.serve, {args.workers} worker(s), {args.torch_threads} torch thread(s) each, "
+        f"server: python -m app.serve, {args.workers} worker(s), service default threads, "
         f"uvloop + httptools; load: {'wrk' if wrk else 'python threads'}, {CONNECTIONS} connections, "
         f"{args.duration} s per endpoint"
     )

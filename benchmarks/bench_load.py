@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["emma", "olivia", "sophia", "liam", "noah", "zxqv", "kaylee", "arabella", "jo", "maximiliano"]
 DETERMINISM_PARAMS = {"n": 10, "seed": 424242}
 MAX_MEMORY_GROWTH = 0.10
+RSS_INTERVAL = 10.0  # seconds between the RSS readings printed as a trajectory
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     by_route: dict[str, int] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "POST /score 503", "GET /sample ReadTimeout"
 
 
 def free_port() -> int:
@@ -99,12 +102,15 @@ async def connection_loop(client: httpx.AsyncClient, stop_at: float, seed: int, 
         started = time.perf_counter()
         try:
             response = await client.request(method, path, **kwargs)  # type: ignore[arg-type]
-            ok = response.status_code == 200
-        except httpx.HTTPError:
-            ok = False
+            problem = None if response.status_code == 200 else str(response.status_code)
+        except httpx.HTTPError as exc:
+            problem = type(exc).__name__
         tally.latencies.append(time.perf_counter() - started)
         tally.by_route[path] = tally.by_route.get(path, 0) + 1
-        tally.errors += not ok
+        if problem is not None:
+            tally.errors += 1
+            kind = f"{method} {path} {problem}"
+            tally.error_kinds[kind] = tally.error_kinds.get(kind, 0) + 1
 
 
 async def load(base_url: str, connections: int, seconds: float, tally: Tally) -> float:
@@ -145,8 +151,19 @@ def main() -> int:
         before = names_per_fresh_connection(base_url, 20)
         asyncio.run(load(base_url, args.connections, args.warmup, Tally()))
         rss_start = resident_kib(server.pid)
+        trajectory: list[int] = []  # RSS every RSS_INTERVAL seconds of the run: a plateau, or steady growth?
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(RSS_INTERVAL):
+                trajectory.append(resident_kib(server.pid))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         tally = Tally()
         elapsed = asyncio.run(load(base_url, args.connections, args.seconds, tally))
+        done.set()
+        watcher.join()
         rss_end = resident_kib(server.pid)
         after = names_per_fresh_connection(base_url, 20)
     finally:
@@ -162,9 +179,11 @@ def main() -> int:
     print(f"latency      p50 {percentile(tally.latencies, 0.5) * 1000:.1f} ms   "
           f"p99 {percentile(tally.latencies, 0.99) * 1000:.1f} ms   "
           f"mean {statistics.fmean(tally.latencies) * 1000:.1f} ms")  # fmt: skip
-    print(f"errors       {tally.errors}  (bar: 0)")
+    kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(tally.error_kinds.items()))
+    print(f"errors       {tally.errors}  (bar: 0){'  ' + kinds if kinds else ''}")
     print(f"server RSS   {rss_start / 1024:.1f} MiB after warm-up -> {rss_end / 1024:.1f} MiB at end  "
           f"({growth * 100:+.1f} %, bar: < {MAX_MEMORY_GROWTH * 100:.0f} %)")  # fmt: skip
+    print(f"RSS every {RSS_INTERVAL:.0f} s  " + " ".join(f"{kib / 1024:.0f}" for kib in trajectory) + " MiB")
     print(f"same seed    {'one answer' if deterministic else f'{len(before | after)} different answers'} "
           f"across 40 fresh connections (bar: one)")  # fmt: skip
     failed = tally.errors > 0 or growth >= MAX_MEMORY_GROWTH or not deterministic

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from app.engine.artifact import Artifact, load_artifact
+from app.engine.engine import Engine, SampleSpec
 from app.engine.sampler import Controls, Sampler
+from app.settings import Settings
 from training.export import save_artifact
 from training.model import ModelConfig, NameMLP
 
@@ -140,3 +142,14 @@ def test_a_context_too_large_for_int64_keys_is_served_exactly(tmp_path: Path) ->
     for got, rejected, (want, margin) in zip(round_.names, round_.rejected, expected, strict=True):
         if margin > NEAR_TIE:
             assert (None if rejected else got) == want
+
+
+def test_warm_up_fills_the_context_cache_without_changing_the_names(artifact: Artifact) -> None:
+    cold = Engine(artifact, Settings(warm_names=0))
+    cold.warm_up()
+    warm = Engine(artifact, Settings(warm_names=3000))
+    warm.warm_up()
+    filled = int((warm.sampler.cache_keys != -1).sum())
+    assert filled > int((cold.sampler.cache_keys != -1).sum()) + 3000  # 3000 names bring > 1 new context each
+    spec = SampleSpec(n=50, seed=9, temperature=0.9)
+    assert warm.sample(spec) == cold.sample(spec)

@@ -119,7 +119,8 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
         "",
         f"- Parameters: {meta['parameters']:,}; {architecture(hp)}",
         f"- Optimizer {hp['optimizer']}, lr {hp['lr']} ({hp['schedule']}), weight decay {hp['weight_decay']}, "
-        f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}",
+        f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}"
+        + ("; forward matmuls in bfloat16 while training (autocast), weights float32" * bool(hp.get("bf16_autocast"))),
         f"- Training time: {meta['training_seconds']:.0f} s; torch {meta['torch_version']}; created {meta['created']}",
         "- Intended use: inventing name-like strings and scoring how name-like a string is. It knows only "
         "the characters of its training data and reflects that data's biases (US baby names, 2018).",

@@ -32,12 +32,37 @@ class ModelConfig:
         return asdict(self)
 
 
+class WordDropout(nn.Module):
+    """Dropout whose mask comes from 16-bit slices of 64-bit random words.
+
+    nn.Dropout draws one Bernoulli variate per element (bernoulli_), which took 28 % of a training step
+    here; four 16-bit uniforms from each 64-bit word cost about a twentieth of that. The drop probability
+    is p rounded to a multiple of 1/65536 (0.4 -> 0.399994); surviving values are scaled by 1/(1-p) as usual.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {p}")
+        self.p = p
+        # A kept element's 16-bit word, read as signed, is >= this threshold.
+        self.threshold = round(p * 65536) - 32768
+        self.int64_min = -(2**63)  # an attribute, because TorchScript would read the literal as a float
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        words = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(self.int64_min, None)
+        keep = words.view(torch.int16)[: x.numel()].view(x.shape) >= self.threshold
+        return x * keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
 class HiddenBlock(nn.Module):
     def __init__(self, n_in: int, n_out: int, layer_norm: bool, dropout: float) -> None:
         super().__init__()
         self.linear = nn.Linear(n_in, n_out)
         self.norm = nn.LayerNorm(n_out) if layer_norm else nn.Identity()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = WordDropout(dropout)
 
     def activate(self, pre: torch.Tensor) -> torch.Tensor:
         """Everything after the linear map: split out so the first layer's

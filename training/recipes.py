@@ -22,6 +22,9 @@ class TrainConfig:
     eval_interval: int = 10_000
     seed: int = 2147483647  # the lecture's generator seed
     threads: int = 0  # 0: torch's default
+    # Forward matmuls in bfloat16 (torch.autocast; weights, optimizer and evaluation stay float32). On CPUs with
+    # AVX512-BF16 (these machines) a step is ~1.45x faster; elsewhere it is emulated and slower.
+    bf16_autocast: bool = False
 
 
 def lecture() -> TrainConfig:
@@ -30,7 +33,7 @@ def lecture() -> TrainConfig:
 
 
 def default() -> TrainConfig:
-    """The shipped recipe (chosen on dev; see the README's results table): two MLPs, each with a wide first
+    """The shipped recipe (chosen on dev; see the README's results table): three MLPs, each with a wide first
     layer (free at sampling time) and a narrow second one, trained side by side and averaged."""
     return TrainConfig(
         model=ModelConfig(
@@ -41,7 +44,7 @@ def default() -> TrainConfig:
             deep_width=256,
             layer_norm=True,
             dropout=0.4,
-            n_members=2,
+            n_members=3,
         ),
         steps=20_000,
         batch_size=256,
@@ -51,6 +54,7 @@ def default() -> TrainConfig:
         warmup_steps=300,
         weight_decay=0.1,
         eval_interval=1_000,
+        bf16_autocast=True,
     )
 
 

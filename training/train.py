@@ -59,7 +59,8 @@ def make_optimizer(config: TrainConfig, model: NameMLP) -> torch.optim.Optimizer
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embedding" not in n)]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=config.lr)
+    # fused: one kernel per parameter group instead of a dozen ops per tensor (about 10 % of a step here).
+    return torch.optim.AdamW(groups, lr=config.lr, fused=True)
 
 
 def train(
@@ -104,7 +105,8 @@ def train(
             group["lr"] = learning_rate(config, step)
         # batch_size examples per member: each member learns from its own share.
         ix = torch.randint(0, xtr.shape[0], (config.batch_size * config.model.n_members,), generator=batches)
-        loss = model.training_loss(xtr[ix], ytr[ix])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
+            loss = model.training_loss(xtr[ix], ytr[ix])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

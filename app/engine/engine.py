@@ -19,6 +19,7 @@ from app.settings import Settings
 MAX_SEED = 2**64 - 1
 SERVER_SEED_BITS = 53  # server-picked seeds stay exact in JavaScript numbers
 IDLE_ROUNDS_LIMIT = 3
+WARM_CHUNK = 1000  # names per warm-up round
 ROW_BUDGET_FLOOR = 64  # rows a constrained request may always draw per round, however small n is
 
 __all__ = ["MAX_SEED", "Engine", "InvalidInput", "PlannedRound", "SampleJob", "SampleSpec"]
@@ -54,14 +55,24 @@ class Engine:
         self.settings = settings
         self.rules = TextRules(artifact.vocab)
         self.char_ids = {c: i for i, c in enumerate(artifact.vocab)}
-        self.sampler = Sampler(artifact)
+        self.sampler = Sampler(
+            artifact, cache_slots=settings.cache_contexts, threads=settings.resolved_sampler_threads()
+        )
         self.scorer = Scorer(artifact)
 
     def warm_up(self) -> None:
-        """Run one real sample and one score so readiness means 'can serve'."""
+        """Run one real sample and one score so readiness means 'can serve', then fill the context cache.
+
+        The fill draws `warm_names` names (fixed seeds) straight through the sampler: the contexts real
+        requests will need most are computed before the first request rather than during the first ones.
+        """
         # Sized to pass whatever limits the settings impose (max_n, max_text_length may be tiny).
         self.sample(SampleSpec(n=min(8, self.settings.max_n), seed=0))
         self.score_batch([self.artifact.vocab[1]])
+        controls = Controls(max_length=self.settings.max_name_length)
+        for first in range(0, self.settings.warm_names, WARM_CHUNK):
+            count = min(WARM_CHUNK, self.settings.warm_names - first)
+            self.sampler.sample_round(count, controls, torch.Generator().manual_seed(first))
 
     # -- sampling ---------------------------------------------------------------------------------------
 
@@ -220,7 +231,7 @@ class SampleJob:
         spec, samples = self.spec, self.samples
         complete = len(samples) == spec.n
         params = {
-            **asdict(spec),
+            **vars(spec),  # a frozen dataclass without slots: vars() is its fields (asdict would deep-copy)
             "seed": self.seed,
             "prefix": "".join(self.engine.artifact.vocab[i] for i in self.controls.prefix_ids),
             "max_length": self.controls.max_length,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,12 @@ from app.engine.artifact import Artifact
 
 END = 0  # the boundary token's id
 BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)  # the only batch sizes it sees
-CACHE_SLOTS = 65521  # a prime: context numbers spread evenly; (slots x 2V) float64 = 28 MB for V = 27
+# A prime: context numbers spread evenly. (slots x V) float32 = 57 MB for V = 27. At context 8 most contexts are
+# a whole name-so-far, so new names keep bringing new ones: after 140k names drawn, 65521 slots still missed
+# 1.8 contexts per name, 524287 slots 1.05 (an unbounded cache 0.89).
+CACHE_SLOTS = 524287
 NO_TOKEN = -1  # tokens after a row's end (never drawn)
+PARALLEL_MIN_ROWS = 64  # fewer new contexts in a step are computed in one thread (splitting costs more than it saves)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class Round:
 
 
 class Sampler:
-    def __init__(self, artifact: Artifact, cache_slots: int = CACHE_SLOTS) -> None:
+    def __init__(self, artifact: Artifact, cache_slots: int = CACHE_SLOTS, threads: int = 1) -> None:
         self.module = artifact.module
         self.vocab = artifact.vocab
         self.block_size = artifact.block_size
@@ -80,43 +85,58 @@ class Sampler:
         self.powers = np.array([v**k for k in range(self.block_size - 1, -1, -1)], dtype=self.key_dtype)
         self.codepoints = np.array([0] + [ord(c) for c in self.vocab[1:]] + [0], dtype="<u4")  # [-1] = NO_TOKEN
         self.cache_keys = np.full(cache_slots, -1, dtype=self.key_dtype)
+        # The network's float32 output per context (the distributions are derived from it on lookup, row by row).
         # np.full writes every page now, so the cache is resident from startup rather than growing under load.
-        self.cache_rows = np.full((cache_slots, 2 * v), 0.0)  # [log-probs | CDF] at temperature 1, float64
+        self.cache_logits = np.full((cache_slots, v), 0.0, dtype=np.float32)
         self.lock = threading.Lock()  # the cache is shared; one round at a time
+        # A step with many new contexts is computed as `threads` shares in parallel threads (TorchScript releases
+        # the GIL), each on one torch thread: both cores for large requests, without raising torch's own thread
+        # count, which every concurrent /score would then use too (oversubscription under mixed load).
+        self.threads = threads
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="namegen-network") if threads > 1 else None
 
     # -- per-context distributions --------------------------------------------------------------------------
 
-    def network_rows(self, keys: np.ndarray) -> np.ndarray:
-        """(U,) distinct context numbers -> (U, 2V) [log_softmax | cumsum(softmax)] of the network's logits."""
+    def network_logits(self, keys: np.ndarray) -> np.ndarray:
+        """(U,) distinct context numbers -> (U, V) float32 outputs of the network (logits or log-probabilities)."""
+        ids = torch.from_numpy((keys[:, None] // self.powers % self.vocab_size).astype(np.int64))
+        size = BUCKETS[-1]
+        if self.pool is not None and len(keys) >= PARALLEL_MIN_ROWS:
+            size = min(size, -(-len(keys) // self.threads))  # ceil: one share per thread
+        chunks = [ids[start : start + size] for start in range(0, len(keys), size)]
+        if self.pool is not None and len(chunks) > 1:
+            return torch.cat(list(self.pool.map(self._forward, chunks))).numpy()
+        return torch.cat([self._forward(chunk) for chunk in chunks]).numpy()
+
+    def _forward(self, chunk: torch.Tensor) -> torch.Tensor:
+        """At most BUCKETS[-1] contexts, padded to a bucket size, through the first-layer tables and the network."""
         # Plain interpretation of the TorchScript graph: no profiling runs and no fused re-compilation per new
-        # shape, which would cost seconds on first use and could change the last bits between calls.
+        # shape, which would cost seconds on first use and could change the last bits between calls. (Both
+        # modes are thread-local, so they are set here, in whichever thread runs the chunk.)
         with torch.inference_mode(), torch.jit.optimized_execution(False):
-            ids = torch.from_numpy((keys[:, None] // self.powers % self.vocab_size).astype(np.int64))
-            out = []
-            for start in range(0, len(keys), BUCKETS[-1]):
-                chunk = ids[start : start + BUCKETS[-1]]
-                bucket = next(b for b in BUCKETS if b >= len(chunk))
-                padded = torch.zeros((bucket, self.block_size), dtype=torch.long)
-                padded[: len(chunk)] = chunk
-                pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
-                logits = self.module.logits_from_first_layer(pre)[: len(chunk)].double()
-                out.append(torch.cat([torch.log_softmax(logits, dim=1), torch.softmax(logits, dim=1).cumsum(dim=1)], 1))
-            return torch.cat(out).numpy()
+            bucket = next(b for b in BUCKETS if b >= len(chunk))
+            padded = torch.zeros((bucket, self.block_size), dtype=torch.long)
+            padded[: len(chunk)] = chunk
+            pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
+            return self.module.logits_from_first_layer(pre)[: len(chunk)]
+
+    def network_rows(self, keys: np.ndarray) -> np.ndarray:
+        """(U,) distinct context numbers -> (U, 2V) [log_softmax | unnormalized CDF], float64."""
+        return distributions(self.network_logits(keys))
 
     def rows_for(self, keys: np.ndarray) -> np.ndarray:
         """(B,) context numbers -> (B, 2V) rows, from the cache, computing (once each) what is missing."""
         slots = (keys % len(self.cache_keys)).astype(np.int64)
-        rows = self.cache_rows[slots]  # a copy: later writes to the cache cannot change it
+        logits = self.cache_logits[slots]  # a copy: later writes to the cache cannot change it
         missed = self.cache_keys[slots] != keys
-        if not missed.any():
-            return rows
-        missing = np.unique(keys[missed])
-        computed = self.network_rows(missing)
-        rows[missed] = computed[np.searchsorted(missing, keys[missed])]
-        where = (missing % len(self.cache_keys)).astype(np.int64)
-        self.cache_keys[where] = missing  # on a slot collision the last one wins, for keys and rows alike
-        self.cache_rows[where] = computed
-        return rows
+        if missed.any():
+            missing = np.unique(keys[missed])
+            computed = self.network_logits(missing)
+            logits[missed] = computed[np.searchsorted(missing, keys[missed])]
+            where = (missing % len(self.cache_keys)).astype(np.int64)
+            self.cache_keys[where] = missing  # on a slot collision the last one wins, for keys and rows alike
+            self.cache_logits[where] = computed
+        return distributions(logits)
 
     def clear_cache(self) -> None:
         with self.lock:
@@ -171,7 +191,7 @@ class Sampler:
         for step in range(steps):
             rows = self.rows_for(keys)
             if plain and prefix_length + step >= controls.min_length:
-                cdf = rows[:, v:]  # the cached CDF at temperature 1
+                cdf = rows[:, v:]  # the CDF at temperature 1
             else:
                 cdf = self._cdf(rows[:, :v], controls, length=prefix_length + step)
             target = uniforms[step, alive] * cdf[:, -1]
@@ -205,3 +225,15 @@ class Sampler:
             mass_before = sorted_probs.cumsum(dim=1) - sorted_probs
             probs = probs * torch.zeros_like(probs).scatter_(1, order, (mass_before < controls.top_p).double())
         return probs.cumsum_(dim=1).numpy()
+
+
+def distributions(logits: np.ndarray) -> np.ndarray:
+    """(B, V) float32 network outputs -> (B, 2V) float64 [log_softmax | cumsum(exp(x - max))], row by row.
+
+    The CDF is left unnormalized (its last column is the total): the sampler scales its uniforms by it.
+    """
+    x = logits.astype(np.float64)
+    x -= x.max(axis=1, keepdims=True)
+    e = np.exp(x)
+    cdf = np.cumsum(e, axis=1)
+    return np.concatenate([x - np.log(cdf[:, -1:]), cdf], axis=1)

@@ -20,7 +20,7 @@ class Readiness(BaseModel):
 
 
 @router.get("/healthz", summary="Liveness: the process answers", response_model=Liveness)
-def healthz() -> Liveness:
+async def healthz() -> Liveness:
     return Liveness(status="ok")
 
 
@@ -30,7 +30,7 @@ def healthz() -> Liveness:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "still starting, or draining after SIGTERM"}},
 )
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
     if getattr(state, "draining", False):
         return JSONResponse({"status": "draining"}, status_code=503)
