@@ -146,11 +146,13 @@ def default_step_parts(windows: SplitWindows) -> list[tuple[str, Callable[[], No
     state: dict[str, torch.Tensor] = {}
 
     def sample() -> None:
-        ix = torch.randint(0, len(windows.train), (config.batch_size,), generator=g)
+        # As train() does: batch_size examples per member, each member learning from its own share.
+        ix = torch.randint(0, len(windows.train), (config.batch_size * config.model.n_members,), generator=g)
         state["x"], state["y"] = windows.train.x[ix], windows.train.y[ix]
 
     def forward() -> None:
-        state["loss"] = F.cross_entropy(model(state["x"]), state["y"])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16_autocast):
+            state["loss"] = model.training_loss(state["x"], state["y"])
 
     def backward() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -160,7 +162,7 @@ def default_step_parts(windows: SplitWindows) -> list[tuple[str, Callable[[], No
         ("sample batch", sample),
         ("forward + loss", forward),
         ("backward", backward),
-        ("optimizer (AdamW)", optimizer.step),
+        ("optimizer (fused AdamW)", optimizer.step),
     ]
 
 
@@ -245,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         [("lecture step", lambda: lecture_step(net, base_windows))], 200 if args.quick else 2000
     )
     print(
-        f"default recipe: {profile.steps_per_second:7.1f} steps/s (batch {default().batch_size}, "
+        f"default recipe: {profile.steps_per_second:7.1f} steps/s (batch {default().batch_size} per member x "
+        f"{default().model.n_members}, "
         f"{NameMLP(default().model).num_parameters():,} parameters)"
     )
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,3 +125,11 @@ def test_constraint_retries_stop_at_max_attempts() -> None:
     assert result["complete"] is False
     assert result["returned"] <= 26
     assert result["message"]
+
+
+def test_sampler_threads_default_to_the_usable_cores_shared_among_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert Settings().resolved_sampler_threads() == 4
+    assert Settings(workers=2).resolved_sampler_threads() == 2
+    assert Settings(workers=8).resolved_sampler_threads() == 1
+    assert Settings(workers=2, sampler_threads=3).resolved_sampler_threads() == 3

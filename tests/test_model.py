@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from training.model import MemberMLP, ModelConfig, NameMLP, loss_on
+from training.model import MemberMLP, ModelConfig, NameMLP, WordDropout, loss_on
 
 
 def test_the_lecture_configuration_has_11897_parameters() -> None:
@@ -85,3 +85,26 @@ def test_loss_on_is_mean_cross_entropy_in_eval_mode_across_batches() -> None:
     model.train()
     assert math.isclose(loss_on(model, x, y, batch_size=7), expected, rel_tol=1e-5)
     assert model.training  # the caller's mode is restored
+
+
+def test_word_dropout_zeroes_the_requested_fraction_and_rescales_the_rest() -> None:
+    torch.manual_seed(0)
+    dropout = WordDropout(0.4).train()
+    out = dropout(torch.ones(1000, 1000))
+    dropped = (out == 0).float().mean().item()
+    assert abs(dropped - 0.4) < 0.003  # a million draws: the standard error is 0.0005
+    assert torch.all((out == 0) | (out == 1 / 0.6))
+
+
+def test_word_dropout_is_the_identity_in_eval_mode() -> None:
+    x = torch.randn(7, 5)
+    assert torch.equal(WordDropout(0.4).eval()(x), x)
+
+
+def test_word_dropout_masks_follow_torch_manual_seed() -> None:
+    dropout = WordDropout(0.5).train()
+    torch.manual_seed(3)
+    first = dropout(torch.ones(64, 64))
+    torch.manual_seed(3)
+    assert torch.equal(dropout(torch.ones(64, 64)), first)
+    assert not torch.equal(dropout(torch.ones(64, 64)), first)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -153,3 +154,13 @@ def test_warm_up_fills_the_context_cache_without_changing_the_names(artifact: Ar
     assert filled > int((cold.sampler.cache_keys != -1).sum()) + 3000  # 3000 names bring > 1 new context each
     spec = SampleSpec(n=50, seed=9, temperature=0.9)
     assert warm.sample(spec) == cold.sample(spec)
+
+
+def test_parallel_network_shares_give_the_same_distributions_and_names(artifact: Artifact) -> None:
+    one, two = Sampler(artifact, threads=1), Sampler(artifact, threads=2)
+    keys = np.unique(np.random.default_rng(1).integers(0, one.span * artifact.vocab_size, 3000))
+    assert np.array_equal(two.network_logits(keys), one.network_logits(keys))
+    controls = Controls(temperature=1.1, max_length=20)
+    assert two.sample_round(700, controls, torch.Generator().manual_seed(4)) == one.sample_round(
+        700, controls, torch.Generator().manual_seed(4)
+    )

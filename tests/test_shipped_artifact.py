@@ -23,6 +23,7 @@ REPO = Path(__file__).parents[1]
 NAMES = REPO.parent / "shared/data/names.txt"  # ../shared beside the repository, as in CI
 SHIPPED = REPO / "model_artifacts" / "names-mlp.pt"
 WAVENET_DEV_LOSS = 1.993  # ../shared/data/README.md
+MODEL_QUALITY_BAR = 1.95  # issue "Model quality": dev loss of the shipped artifact, from its forward alone
 TOLERANCE = 0.005  # nats/char between meta.json's losses and the recomputed ones
 
 pytestmark = pytest.mark.skipif(not NAMES.is_file(), reason=f"{NAMES} absent (python -m training.download)")
@@ -115,3 +116,7 @@ def test_the_evaluate_command_reports_the_same_losses(shipped: Recomputed) -> No
         assert same_data
         assert [r.split for r in rows] == [split]
         assert rows[0].loss == pytest.approx(expected, abs=1e-5)
+
+
+def test_the_shipped_model_meets_the_model_quality_bar(shipped: Recomputed) -> None:
+    assert shipped.dev_loss <= MODEL_QUALITY_BAR

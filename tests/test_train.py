@@ -135,3 +135,14 @@ def test_an_exhausted_time_budget_stops_after_one_step_with_an_evaluation() -> N
     result = train(config, windows, progress=False, time_budget=0.0)
     assert [h["step"] for h in result.history] == [1]
     assert result.best_step == 1
+
+
+def test_bf16_autocast_training_learns_and_is_deterministic() -> None:
+    config, windows = tiny_setup(steps=150, dropout=0.1)
+    config.bf16_autocast = True
+    first = train(config, windows, progress=False)
+    second = train(config, windows, progress=False)
+    assert losses(first.history) == losses(second.history)
+    assert first.dev_loss < first.history[0]["dev_loss"] - 0.2
+    # The kept weights are float32 and evaluation runs without autocast: the served model is a float32 model.
+    assert all(p.dtype == torch.float32 for p in first.model.parameters())

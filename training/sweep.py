@@ -31,7 +31,7 @@ from training.sweep_report import Trial, write_csv, write_markdown, write_plot
 from training.train import SplitWindows, TrainResult, train
 
 # Searched axes. Model fields go to ModelConfig, the rest to TrainConfig.
-MODEL_AXES = ("block_size", "n_embd", "n_hidden", "deep_width", "n_layers", "dropout")
+MODEL_AXES = ("block_size", "n_embd", "n_hidden", "deep_width", "n_layers", "dropout", "n_members")
 TRAIN_AXES = ("weight_decay", "lr", "steps")
 RANDOM_SPACE: dict[str, list[Any]] = {
     "block_size": [3, 5, 8, 10, 12],
@@ -40,6 +40,7 @@ RANDOM_SPACE: dict[str, list[Any]] = {
     "deep_width": [0, 128, 256, 512],  # 0: as wide as the first layer
     "n_layers": [1, 2, 3],
     "dropout": [0.0, 0.1, 0.2, 0.3, 0.4],
+    "n_members": [1, 2, 3],  # MLPs averaged in probability
     "weight_decay": [0.0, 0.01, 0.05, 0.1],
     "lr": [1e-3, 2e-3, 3e-3, 5e-3, 1e-2],
     "steps": [5_000, 10_000, 20_000],
@@ -52,6 +53,7 @@ GRID_SPACE: dict[str, list[Any]] = {
     "deep_width": [0],
     "n_layers": [1, 2],
     "dropout": [0.0, 0.3],
+    "n_members": [1],
     "weight_decay": [0.0, 0.1],
     "lr": [3e-3],
     "steps": [20_000],

@@ -16,6 +16,7 @@ class Trial:
     deep_width: int
     n_layers: int
     dropout: float
+    n_members: int
     weight_decay: float
     lr: float
     steps: int
@@ -38,11 +39,14 @@ REFERENCE_ROWS = (
 
 
 def hidden_shape(t: Trial) -> str:
-    """'1024 + 1 x 256' for a wide first layer and narrower deeper ones; '2 x 512' when all are equal."""
+    """'1024 + 1 x 256' for a wide first layer and narrower deeper ones; '2 x 512' when all are equal;
+    prefixed '3 MLPs of ' when several members are averaged."""
     deep = t.deep_width or t.n_hidden
     if t.n_layers == 1 or deep == t.n_hidden:
-        return f"{t.n_layers} x {t.n_hidden}"
-    return f"{t.n_hidden} + {t.n_layers - 1} x {deep}"
+        shape = f"{t.n_layers} x {t.n_hidden}"
+    else:
+        shape = f"{t.n_hidden} + {t.n_layers - 1} x {deep}"
+    return f"{t.n_members} MLPs of {shape}" if t.n_members > 1 else shape
 
 
 def write_csv(trials: list[Trial], out: Path) -> None:
