@@ -46,7 +46,11 @@ class Settings(BaseSettings):
     )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(default="auto", description="event loop implementation")
     http: Literal["auto", "h11", "httptools"] = Field(default="auto", description="HTTP/1.1 parser implementation")
-    keep_alive_seconds: int = Field(default=5, ge=1, le=300, description="idle keep-alive connections close after this")
+    # Longer than the usual proxy/load-balancer idle timeout (60 s): the side that closes an idle connection
+    # first can race a request just sent on it, and clients only see a dropped connection.
+    keep_alive_seconds: int = Field(
+        default=75, ge=1, le=300, description="idle keep-alive connections close after this"
+    )
     drain_seconds: float = Field(
         default=0.0,
         ge=0,
