@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
+from app.routers.score import SCORING_THREADS
 
 
 def forward_losses(artifact: Artifact, text: str) -> list[float]:
@@ -81,3 +87,29 @@ def test_batch_size_limits(client: TestClient) -> None:
     assert client.post("/score/batch", json={"texts": []}).status_code == 422
     too_many = client.post("/score/batch", json={"texts": ["ann"] * (max_batch + 1)})
     assert too_many.status_code == 422 and f"between 1 and {max_batch}" in too_many.text
+
+
+def test_concurrent_scores_run_at_most_scoring_threads_at_a_time_in_their_own_pool(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    original = engine.score
+    lock, running, peak, threads = threading.Lock(), [0], [0], set()
+
+    def slow_score(text: str) -> dict[str, Any]:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            threads.add(threading.current_thread().name)
+        time.sleep(0.05)  # long enough for the other requests to arrive meanwhile
+        with lock:
+            running[0] -= 1
+        result: dict[str, Any] = original(text)
+        return result
+
+    monkeypatch.setattr(engine, "score", slow_score)
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda _: client.post("/score", json={"text": "emma"}).status_code, range(12)))
+    assert statuses == [200] * 12
+    assert peak[0] == SCORING_THREADS
+    assert all(name.startswith("namegen-score") for name in threads)
