@@ -12,7 +12,7 @@ import torch
 from app.engine.artifact import Artifact
 from app.engine.batcher import QueueFull, SampleBatcher
 from app.engine.engine import PlannedRound
-from app.engine.sampler import BUCKETS, Controls, Round, Sampler
+from app.engine.sampler import BUCKETS, Controls, Round, Sampler, distributions
 
 PLAIN = Controls()
 SHAPED = Controls(temperature=0.8, top_p=0.9, min_length=3, max_length=12)
@@ -35,10 +35,13 @@ def alone(artifact: Artifact, planned: PlannedRound) -> Round:
 def test_network_rows_are_identical_in_every_bucket_size(artifact: Artifact) -> None:
     sampler = Sampler(artifact)
     keys = np.unique(np.random.default_rng(0).integers(0, sampler.span * artifact.vocab_size, 1200))
-    one_bucket = np.concatenate([sampler.network_rows(keys[i : i + BUCKETS[0]]) for i in range(0, len(keys), 4)])
+    one_bucket = np.concatenate(
+        [distributions(sampler.network_logits(keys[i : i + BUCKETS[0]])) for i in range(0, len(keys), 4)]
+    )
     for size in BUCKETS:  # a batch of `size` distinct contexts is computed in bucket `size`
         for start in (0, len(keys) - size):
-            assert np.array_equal(sampler.network_rows(keys[start : start + size]), one_bucket[start : start + size])
+            rows = distributions(sampler.network_logits(keys[start : start + size]))
+            assert np.array_equal(rows, one_bucket[start : start + size])
 
 
 def test_network_rows_match_the_model_forward(artifact: Artifact) -> None:
@@ -49,7 +52,7 @@ def test_network_rows_match_the_model_forward(artifact: Artifact) -> None:
     keys = (contexts.numpy() * sampler.powers).sum(axis=1)
     with torch.inference_mode():
         logp = torch.log_softmax(artifact.module(contexts).double(), dim=1).numpy()
-    assert np.allclose(sampler.network_rows(keys)[:, : artifact.vocab_size], logp, atol=1e-5)
+    assert np.allclose(distributions(sampler.network_logits(keys))[:, : artifact.vocab_size], logp, atol=1e-5)
 
 
 def test_the_cache_does_not_change_the_names(artifact: Artifact) -> None:

@@ -103,6 +103,9 @@ def architecture(hp: dict[str, Any]) -> str:
 def write_card(meta: dict[str, Any], out: Path) -> None:
     hp = meta["hyperparameters"]
     ds = meta["dataset"]
+    precision = (
+        "; forward matmuls in bfloat16 while training (autocast), weights float32" if hp.get("bf16_autocast") else ""
+    )
     lines = [
         f"# Model card: {out.name}",
         "",
@@ -120,7 +123,7 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
         f"- Parameters: {meta['parameters']:,}; {architecture(hp)}",
         f"- Optimizer {hp['optimizer']}, lr {hp['lr']} ({hp['schedule']}), weight decay {hp['weight_decay']}, "
         f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}"
-        + ("; forward matmuls in bfloat16 while training (autocast), weights float32" * bool(hp.get("bf16_autocast"))),
+        f"{precision}",
         f"- Training time: {meta['training_seconds']:.0f} s; torch {meta['torch_version']}; created {meta['created']}",
         "- Intended use: inventing name-like strings and scoring how name-like a string is. It knows only "
         "the characters of its training data and reflects that data's biases (US baby names, 2018).",

@@ -29,13 +29,10 @@ import torch
 import torch.nn.functional as F
 
 from app.engine.artifact import Artifact
+from app.settings import DEFAULT_CACHE_CONTEXTS
 
 END = 0  # the boundary token's id
 BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)  # the only batch sizes it sees
-# A prime: context numbers spread evenly. (slots x V) float32 = 57 MB for V = 27. At context 8 most contexts are
-# a whole name-so-far, so new names keep bringing new ones: after 140k names drawn, 65521 slots still missed
-# 1.8 contexts per name, 524287 slots 1.05 (an unbounded cache 0.89).
-CACHE_SLOTS = 524287
 NO_TOKEN = -1  # tokens after a row's end (never drawn)
 PARALLEL_MIN_ROWS = 64  # fewer new contexts in a step are computed in one thread (splitting costs more than it saves)
 
@@ -67,7 +64,7 @@ class Round:
 
 
 class Sampler:
-    def __init__(self, artifact: Artifact, cache_slots: int = CACHE_SLOTS, threads: int = 1) -> None:
+    def __init__(self, artifact: Artifact, cache_slots: int = DEFAULT_CACHE_CONTEXTS, threads: int = 1) -> None:
         self.module = artifact.module
         self.vocab = artifact.vocab
         self.block_size = artifact.block_size
@@ -119,10 +116,6 @@ class Sampler:
             padded[: len(chunk)] = chunk
             pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
             return self.module.logits_from_first_layer(pre)[: len(chunk)]
-
-    def network_rows(self, keys: np.ndarray) -> np.ndarray:
-        """(U,) distinct context numbers -> (U, 2V) [log_softmax | unnormalized CDF], float64."""
-        return distributions(self.network_logits(keys))
 
     def rows_for(self, keys: np.ndarray) -> np.ndarray:
         """(B,) context numbers -> (B, 2V) rows, from the cache, computing (once each) what is missing."""
