@@ -19,6 +19,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from app.engine.sampler import NetworkStats
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "<unmatched>"  # one label for every path no route matches, so 404 probes cannot add series
 
@@ -32,6 +34,11 @@ LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+# The sampler's context cache: lookups against contexts the network had to compute, and the time that took.
+# A low hit rate or a large share of time in the network says to raise NAMEGEN_CACHE_CONTEXTS / NAMEGEN_WARM_NAMES.
+CONTEXT_LOOKUPS = Counter("namegen_context_lookups", "Contexts the sampler looked up (one per name per character)")
+CONTEXTS_COMPUTED = Counter("namegen_contexts_computed", "Contexts missing from the cache, computed by the network")
+NETWORK_SECONDS = Counter("namegen_network_seconds", "Seconds the sampler spent computing contexts in the network")
 # An info-style gauge (value 1) rather than prometheus_client.Info, which multiprocess mode does not support.
 MODEL_INFO = Gauge(
     "namegen_model_info",
@@ -43,6 +50,14 @@ MODEL_INFO = Gauge(
 
 def record_names(count: int) -> None:
     NAMES_GENERATED.inc(count)
+
+
+def record_network(stats: NetworkStats) -> None:
+    """Add what the sampler did since the last call (after each /sample; the sampler keeps the totals)."""
+    lookups, computed, seconds = stats.take_unreported()
+    CONTEXT_LOOKUPS.inc(lookups)
+    CONTEXTS_COMPUTED.inc(computed)
+    NETWORK_SECONDS.inc(seconds)
 
 
 def record_request(method: str, route: str, status: int, seconds: float) -> None:

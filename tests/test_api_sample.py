@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from app.engine.artifact import Artifact
 from app.engine.batcher import RETRY_AFTER_SECONDS, SampleBatcher
 from app.routers.sample import batcher_for
-from app.schemas import SampleResponse
+from app.schemas import SampleQuery, SampleResponse
 
 
 def sample(client: TestClient, **params: Any) -> dict[str, Any]:
@@ -147,3 +147,19 @@ def test_concurrent_requests_get_the_names_they_get_alone(client: TestClient) ->
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda p: sample(client, **p)["names"], params))
     assert together == alone
+
+
+def test_a_parameter_given_twice_is_422_naming_it(client: TestClient) -> None:
+    response = client.get("/sample?n=5&n=7&seed=1")
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"loc": ["query", "n"], "msg": "n is given more than once; give it once", "type": "repeated"}
+    ]
+
+
+def test_openapi_documents_every_query_parameter_with_its_limits(client: TestClient) -> None:
+    parameters = {p["name"]: p for p in client.get("/openapi.json").json()["paths"]["/sample"]["get"]["parameters"]}
+    assert set(parameters) == set(SampleQuery.model_fields)
+    assert all(p["in"] == "query" and not p["required"] and p["description"] for p in parameters.values())
+    assert parameters["n"]["schema"]["minimum"] == 1 and parameters["n"]["schema"]["default"] == 10
+    assert parameters["top_p"]["schema"]["anyOf"][0] == {"exclusiveMinimum": 0, "maximum": 1, "type": "number"}

@@ -143,3 +143,15 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/healthz", "/readyz", "/model", "/metrics", "/sample", "/score", "/score/batch"} <= set(paths)
+
+
+def test_context_cache_counters_follow_each_sample(client: TestClient) -> None:
+    params = {"n": 6, "seed": 12345}
+    client.get("/sample", params=params)  # computes whatever of it is not cached yet
+    lookups = sample_value(client, "namegen_context_lookups_total")
+    computed = sample_value(client, "namegen_contexts_computed_total")
+    body = client.get("/sample", params=params).json()
+    assert body["attempts"] == 1  # one round: one lookup per character and per end token
+    assert sample_value(client, "namegen_context_lookups_total") == lookups + sum(len(n) + 1 for n in body["names"])
+    assert sample_value(client, "namegen_contexts_computed_total") == computed  # the same draws: all cached
+    assert sample_value(client, "namegen_network_seconds_total") > 0

@@ -164,3 +164,28 @@ def test_parallel_network_shares_give_the_same_distributions_and_names(artifact:
     assert two.sample_round(700, controls, torch.Generator().manual_seed(4)) == one.sample_round(
         700, controls, torch.Generator().manual_seed(4)
     )
+
+
+def contexts_of(name: str, block_size: int) -> set[str]:
+    """The padded contexts a name's draws were made from: one per character and one for the end token."""
+    padded = "." * block_size + name
+    return {padded[i : i + block_size] for i in range(len(name) + 1)}
+
+
+def test_network_stats_count_lookups_and_each_missing_context_once(artifact: Artifact) -> None:
+    sampler = Sampler(artifact)
+    names = sampler.sample_round(40, Controls(), torch.Generator().manual_seed(8)).names
+    visited = set().union(*(contexts_of(name, artifact.block_size) for name in names))
+    assert sampler.stats.lookups == sum(len(name) + 1 for name in names)
+    assert sampler.stats.computed == len(visited)
+    assert sampler.stats.network_seconds > 0
+    sampler.sample_round(40, Controls(), torch.Generator().manual_seed(8))  # the same draws: all cached
+    assert (sampler.stats.lookups, sampler.stats.computed) == (2 * sum(len(name) + 1 for name in names), len(visited))
+
+
+def test_network_stats_report_only_what_was_added_since_the_last_report(artifact: Artifact) -> None:
+    sampler = Sampler(artifact)
+    sampler.sample_round(5, Controls(), torch.Generator().manual_seed(1))
+    lookups, computed, seconds = sampler.stats.take_unreported()
+    assert (lookups, computed) == (sampler.stats.lookups, sampler.stats.computed) and seconds > 0
+    assert sampler.stats.take_unreported() == (0, 0, 0.0)

@@ -20,6 +20,7 @@ row-wise (log_softmax, softmax, cumsum) or exact elementwise arithmetic, so it i
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,6 +64,23 @@ class Round:
     rejected: list[bool]  # the row reached max_length without ending
 
 
+@dataclass
+class NetworkStats:
+    """Running totals of the context cache's work since startup (for /metrics and the benchmarks)."""
+
+    lookups: int = 0  # contexts looked up, one per row per step
+    computed: int = 0  # distinct contexts the network ran on (cache misses)
+    network_seconds: float = 0.0  # wall time in the network, first-layer tables included
+    reported: tuple[int, int, float] = (0, 0, 0.0)  # the totals at the last take_unreported()
+
+    def take_unreported(self) -> tuple[int, int, float]:
+        """What the totals gained since the last call (for counters that only go up, such as Prometheus's)."""
+        now = (self.lookups, self.computed, self.network_seconds)
+        gained = (now[0] - self.reported[0], now[1] - self.reported[1], now[2] - self.reported[2])
+        self.reported = now
+        return gained
+
+
 class Sampler:
     def __init__(self, artifact: Artifact, cache_slots: int = DEFAULT_CACHE_CONTEXTS, threads: int = 1) -> None:
         self.module = artifact.module
@@ -91,6 +109,7 @@ class Sampler:
         # count, which every concurrent /score would then use too (oversubscription under mixed load).
         self.threads = threads
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="namegen-network") if threads > 1 else None
+        self.stats = NetworkStats()  # updated under self.lock, like the cache
 
     # -- per-context distributions --------------------------------------------------------------------------
 
@@ -122,9 +141,13 @@ class Sampler:
         slots = (keys % len(self.cache_keys)).astype(np.int64)
         logits = self.cache_logits[slots]  # a copy: later writes to the cache cannot change it
         missed = self.cache_keys[slots] != keys
+        self.stats.lookups += len(keys)
         if missed.any():
             missing = np.unique(keys[missed])
+            started = time.perf_counter()
             computed = self.network_logits(missing)
+            self.stats.network_seconds += time.perf_counter() - started
+            self.stats.computed += len(missing)
             logits[missed] = computed[np.searchsorted(missing, keys[missed])]
             where = (missing % len(self.cache_keys)).astype(np.int64)
             self.cache_keys[where] = missing  # on a slot collision the last one wins, for keys and rows alike

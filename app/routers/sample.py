@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from app import metrics
 from app.engine.batcher import RETRY_AFTER_SECONDS, QueueFull, SampleBatcher
@@ -21,6 +23,39 @@ def batcher_for(app: FastAPI) -> SampleBatcher:
     if batcher is None or batcher.sampler is not app.state.engine.sampler:
         batcher = app.state.sample_batcher = SampleBatcher(app.state.engine.sampler)
     return batcher
+
+
+def query_parameters() -> list[dict[str, Any]]:
+    """SampleQuery's fields as OpenAPI query parameters (the route validates the query itself; see below)."""
+    schema = SampleQuery.model_json_schema()
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", ()),
+            "schema": field,
+            "description": field.get("description", ""),
+        }
+        for name, field in schema["properties"].items()
+    ]
+
+
+def parse_query(request: Request) -> SampleQuery:
+    """The query string through SampleQuery in one pydantic call. FastAPI's own query-model path first walks
+    the fields in Python: 0.05 ms a request here (bench_http.py, one seed: 2,654 -> 3,069 req/s)."""
+    params = request.query_params
+    if len(params) != len(params.multi_items()):  # the same name twice: which one was meant is not ours to guess
+        repeated = sorted({k for k in params if len(params.getlist(k)) > 1})
+        raise RequestValidationError(
+            [
+                {"loc": ("query", k), "msg": f"{k} is given more than once; give it once", "type": "repeated"}
+                for k in repeated
+            ]
+        )
+    try:
+        return SampleQuery.model_validate(dict(params))
+    except ValidationError as exc:  # the same 422 as FastAPI's own validation: loc starts with "query"
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
 
 
 # An async endpoint: validation and the response are cheap and run on the event loop; the sampling rounds go
@@ -39,8 +74,10 @@ def batcher_for(app: FastAPI) -> SampleBatcher:
         422: {"description": "an invalid parameter; the message says which and why"},
         503: {"description": "the sampling queue is full (server overloaded); retry after Retry-After seconds"},
     },
+    openapi_extra={"parameters": query_parameters()},
 )
-async def sample(request: Request, query: Annotated[SampleQuery, Query()]) -> Response:
+async def sample(request: Request) -> Response:
+    query = parse_query(request)
     try:
         job = request.app.state.engine.start_sample(query.to_spec())
     except InvalidInput as exc:
@@ -57,4 +94,5 @@ async def sample(request: Request, query: Annotated[SampleQuery, Query()]) -> Re
             ) from None
     result = job.response()
     metrics.record_names(result["returned"])
+    metrics.record_network(request.app.state.engine.sampler.stats)
     return Response(orjson.dumps(result), media_type="application/json")
