@@ -136,22 +136,29 @@ class Sampler:
             pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
             return self.module.logits_from_first_layer(pre)[: len(chunk)]
 
+    def cached_logits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B,) context numbers -> (B, V) network outputs from the cache, and which rows it does not have."""
+        slots = (keys % len(self.cache_keys)).astype(np.int64)
+        return self.cache_logits[slots], self.cache_keys[slots] != keys  # a copy: later writes cannot change it
+
+    def computed_logits(self, keys: np.ndarray) -> np.ndarray:
+        """(B,) context numbers -> (B, V) network outputs, each distinct context computed once and cached."""
+        missing, where = np.unique(keys, return_inverse=True)
+        started = time.perf_counter()
+        computed = self.network_logits(missing)
+        self.stats.network_seconds += time.perf_counter() - started
+        self.stats.computed += len(missing)
+        slots = (missing % len(self.cache_keys)).astype(np.int64)
+        self.cache_keys[slots] = missing  # on a slot collision the last one wins, for keys and rows alike
+        self.cache_logits[slots] = computed
+        return computed[where.reshape(-1)]
+
     def rows_for(self, keys: np.ndarray) -> np.ndarray:
         """(B,) context numbers -> (B, 2V) rows, from the cache, computing (once each) what is missing."""
-        slots = (keys % len(self.cache_keys)).astype(np.int64)
-        logits = self.cache_logits[slots]  # a copy: later writes to the cache cannot change it
-        missed = self.cache_keys[slots] != keys
+        logits, missed = self.cached_logits(keys)
         self.stats.lookups += len(keys)
         if missed.any():
-            missing = np.unique(keys[missed])
-            started = time.perf_counter()
-            computed = self.network_logits(missing)
-            self.stats.network_seconds += time.perf_counter() - started
-            self.stats.computed += len(missing)
-            logits[missed] = computed[np.searchsorted(missing, keys[missed])]
-            where = (missing % len(self.cache_keys)).astype(np.int64)
-            self.cache_keys[where] = missing  # on a slot collision the last one wins, for keys and rows alike
-            self.cache_logits[where] = computed
+            logits[missed] = self.computed_logits(keys[missed])
         return distributions(logits)
 
     def clear_cache(self) -> None:
@@ -196,41 +203,51 @@ class Sampler:
         return keys[-1], float(rows[np.arange(len(prefix_ids)), list(prefix_ids)].sum())
 
     def _run(self, start: int, uniforms: np.ndarray, controls: Controls) -> tuple[np.ndarray, np.ndarray]:
+        """Draw every row to its end. Rows whose context is cached draw on; a row whose context is missing
+        waits, and when every row still going waits, their contexts are computed in one network call. A round
+        so makes about as many calls as its rows' longest run of misses, not one per character position that
+        has a miss: fewer, larger calls (a call's cost is mostly fixed while it has few contexts)."""
         steps, n = uniforms.shape
         v = self.vocab_size
         tokens = np.full((n, steps), NO_TOKEN, dtype=np.int64)
         log_probs = np.zeros(n, dtype=np.float64)
-        keys = np.full(n, start, dtype=self.key_dtype)
-        alive = np.arange(n)  # original row of each row still going
+        keys = np.full(n, start, dtype=self.key_dtype)  # each row's context
+        step = np.zeros(n, dtype=np.int64)  # each row's next position
+        rows = np.arange(n)  # the rows still going
         prefix_length = len(controls.prefix_ids)
         plain = controls.temperature == 1.0 and controls.top_k is None and controls.top_p is None
-        for step in range(steps):
-            rows = self.rows_for(keys)
-            if plain and prefix_length + step >= controls.min_length:
-                cdf = rows[:, v:]  # the CDF at temperature 1
+        while len(rows):
+            logits, waiting = self.cached_logits(keys[rows])
+            if waiting.all():
+                logits, waiting = self.computed_logits(keys[rows]), np.zeros(len(rows), dtype=bool)
+            drawing = rows[~waiting]
+            dist = distributions(logits[~waiting])
+            self.stats.lookups += len(drawing)
+            at = step[drawing]
+            lengths = prefix_length + at
+            if plain and int(lengths.min()) >= controls.min_length:
+                cdf = dist[:, v:]  # the CDF at temperature 1
             else:
-                cdf = self._cdf(rows[:, :v], controls, length=prefix_length + step)
-            target = uniforms[step, alive] * cdf[:, -1]
+                cdf = self._cdf(dist[:, :v], controls, lengths)
+            target = uniforms[at, drawing] * cdf[:, -1]
             token = np.minimum((cdf <= target[:, None]).sum(axis=1), v - 1)
-            log_probs[alive] += rows[np.arange(len(token)), token]
-            tokens[alive, step] = token
-            going = token != END
-            count = int(np.count_nonzero(going))
-            if count == 0:
-                break  # rows still going at the last step are over max_length: rejected
-            if count < len(going):
-                alive, keys, token = alive[going], keys[going], token[going]
-            keys = keys % self.span * v + token
+            log_probs[drawing] += dist[np.arange(len(token)), token]
+            tokens[drawing, at] = token
+            step[drawing] = at + 1
+            going = (token != END) & (at + 1 < steps)  # a row going past the last step is over max_length
+            drawing, token = drawing[going], token[going]
+            keys[drawing] = keys[drawing] % self.span * v + token
+            rows = np.concatenate((rows[waiting], drawing))
         return tokens, log_probs
 
-    def _cdf(self, log_probs: np.ndarray, controls: Controls, length: int) -> np.ndarray:
-        """(B, V) temperature-1 log-probs -> the unnormalized CDF this step samples from."""
+    def _cdf(self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray) -> np.ndarray:
+        """(B, V) temperature-1 log-probs, and each row's name length so far -> the unnormalized CDFs to draw from."""
         # Shifted so the likeliest token is 0: a tiny temperature then sends the others to -inf (greedy), never
         # all of them (which would make NaNs). Same softmax as logits / temperature.
         with np.errstate(over="ignore"):
             scaled = torch.from_numpy((log_probs - log_probs.max(axis=1, keepdims=True)) / controls.temperature)
-        if length < controls.min_length:
-            scaled[:, END] = -torch.inf  # too short to end yet; top_k/top_p then choose among the rest
+        too_short = torch.from_numpy(lengths < controls.min_length)
+        scaled[too_short, END] = -torch.inf  # too short to end yet; top_k/top_p then choose among the rest
         if controls.top_k is not None and controls.top_k < self.vocab_size:
             kth = scaled.topk(controls.top_k, dim=1).values[:, -1:]
             scaled.masked_fill_(scaled < kth, -torch.inf)
