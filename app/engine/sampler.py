@@ -1,8 +1,9 @@
 """Batched ancestral sampling with a cache of per-context distributions.
 
-One round draws many names at once (one request's, or several requests' rows side by side): per character
-position, every row still going looks up the distribution of its context, picks its token by inverse CDF
-with its own uniform, and rows that drew the end token are retired.
+One round draws many names at once (one request's, or several requests' rows side by side): each row looks up
+the distribution of its context, picks its token by inverse CDF with its own uniform, and rows that drew the
+end token are retired. Rows whose context is cached draw on; rows whose context is missing wait until every
+row still going waits, and then all their contexts are computed in one network call (see _run).
 
 Randomness: each request's round draws its uniforms up front, `torch.rand((steps, n), dtype=float64,
 generator=g)`, and row i at step t picks the first token whose cumulative probability exceeds u[t, i] times
