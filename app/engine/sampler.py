@@ -219,7 +219,7 @@ class Sampler:
         plain = controls.temperature == 1.0 and controls.top_k is None and controls.top_p is None
         while len(rows):
             logits, waiting = self.cached_logits(keys[rows])
-            if waiting.all():
+            if waiting.all():  # nothing can draw on: compute the contexts of every row still going, in one call
                 logits, waiting = self.computed_logits(keys[rows]), np.zeros(len(rows), dtype=bool)
             drawing = rows[~waiting]
             dist = distributions(logits[~waiting])
