@@ -1,8 +1,10 @@
-"""`namegen`: sample and score offline through the same engine and validation as the HTTP service."""
+"""`namegen`: sample and score offline through the same engine and validation as the HTTP service; serve it;
+train, evaluate and tune models (those three need the repository's training/ package)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -13,12 +15,18 @@ from pydantic import ValidationError
 
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
-from app.engine.textrules import InvalidInput
+from app.engine.problems import InvalidInput, Problem, describe
 from app.schemas import SampleQuery
 from app.settings import Settings
 
 EXIT_BAD_INPUT = 2
 EXIT_BAD_MODEL = 3
+# Each parses its own arguments: `namegen train ARGS` is `python -m training.train ARGS`, with prog "namegen train".
+TRAINING_COMMANDS = {
+    "train": ("training.train", "train a model on a words file and write it with its model card"),
+    "evaluate": ("training.evaluate", "a model's loss on a words file, from its TorchScript forward"),
+    "sweep": ("training.sweep", "search hyperparameters on the dev split within a time budget"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,10 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("texts", nargs="+", metavar="TEXT")
 
     commands.add_parser("serve", help="run the HTTP service (same as `python -m app.serve`)")
+    for name, (module, summary) in TRAINING_COMMANDS.items():
+        # Listed here for `namegen --help`; main() hands their arguments to the module before this parser runs.
+        commands.add_parser(name, help=f"{summary} (= python -m {module})", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TRAINING_COMMANDS:
+        return run_training_command(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         from app.serve import main as serve_main
@@ -55,14 +69,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_main()
     try:
         return run(args)
-    except (InvalidInput, ArtifactError) as exc:
+    except ArtifactError as exc:
         print(f"namegen: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_MODEL if isinstance(exc, ArtifactError) else EXIT_BAD_INPUT
-    except ValidationError as exc:
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "options"
-            print(f"namegen: error: {field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
+        return EXIT_BAD_MODEL
+    except (InvalidInput, ValidationError) as exc:
+        # The problems the HTTP API lists in its 422, one line each, named by option (--min-length).
+        problems = (
+            exc.problems
+            if isinstance(exc, InvalidInput)
+            else [Problem(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
+        )
+        for problem in problems:
+            print(f"namegen: error: {option_problem(problem)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def option_problem(problem: Problem) -> str:
+    """'min_length: msg' -> '--min-length: msg'; a scored text is named by its argument position."""
+    if problem.loc and problem.loc[0] == "texts" and len(problem.loc) > 1:
+        return f"TEXT {problem.loc[1]}: {problem.msg}" if len(problem.loc) == 2 else describe(problem)
+    if problem.loc and isinstance(problem.loc[0], str) and problem.loc[0] != "texts":
+        name = "--" + problem.loc[0].replace("_", "-")
+        return describe(Problem((name, *problem.loc[1:]), problem.msg, problem.type))
+    return describe(problem)
+
+
+def run_training_command(name: str, argv: list[str]) -> int:
+    """Hand `argv` to training.<name>.main, imported only now: the Docker image ships app/ without training/."""
+    module_name, _ = TRAINING_COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing == "training" or missing.startswith("training."):
+            reason = "the repository's training/ package, which this installation lacks (run it from a clone)"
+        else:
+            reason = f"the Python package {missing!r}: pip install -e '.[train]' in a clone of the repository"
+        print(f"namegen: error: `namegen {name}` needs {reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    status: int = module.main(argv, prog=f"namegen {name}")
+    return status
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,10 +127,10 @@ def run(args: argparse.Namespace) -> int:
             novel_only=args.novel_only,
             unique=args.unique,
         )  # validated before the model loads: a typo fails fast
-        result = Engine(load_artifact(settings.model_path), settings).sample(query.to_spec())
+        result = Engine(load_artifact(settings.model_path), settings).sample_now(query.to_spec())
         print_sample(result, args.json)
         return 0
-    results = Engine(load_artifact(settings.model_path), settings).score_batch(args.texts)
+    results = Engine(load_artifact(settings.model_path), settings).score_now(args.texts)
     print_scores(results, args.json)
     return 0
 

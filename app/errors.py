@@ -6,9 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
+from app import metrics
+from app.engine.problems import InvalidInput
+from app.engine.scheduler import RETRY_AFTER_SECONDS, Busy, ClientGone
 from app.logs import get_logger
 
 error_log = get_logger("error")
@@ -61,6 +65,29 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
+    """The engine's checks (settings limits, vocabulary) in the same shape as the field checks: GET parameters
+    are the query's, POST fields the body's."""
+    assert isinstance(exc, InvalidInput)
+    root = "query" if request.method in ("GET", "HEAD") else "body"
+    return JSONResponse({"detail": [p.as_dict(root) for p in exc.problems]}, status_code=422)
+
+
+async def on_busy(request: Request, exc: Exception) -> JSONResponse:
+    metrics.record_busy()
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+# nginx's code for "client closed request": nobody reads it, but the access log and metrics say what happened.
+CLIENT_CLOSED_REQUEST = 499
+
+
+async def on_client_gone(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ClientGone):
+        metrics.record_abandoned()
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """Last resort behind the observability middleware's own catch; logs everything, returns nothing internal."""
     request_id = str(getattr(request.state, "request_id", ""))
@@ -70,5 +97,9 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(InvalidInput, on_invalid_input)
+    app.add_exception_handler(Busy, on_busy)
+    app.add_exception_handler(ClientGone, on_client_gone)
+    app.add_exception_handler(ClientDisconnect, on_client_gone)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)

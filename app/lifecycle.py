@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import signal
 import threading
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -18,28 +16,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import metrics
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
+from app.hashing import file_sha256
 from app.logs import get_logger
 from app.settings import Settings
 
 log = get_logger("lifecycle")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def start_service(app: FastAPI, settings: Settings) -> None:
+async def start_service(app: FastAPI, settings: Settings) -> Engine:
     """Load the configured artifact, warm the engine up, and only then report ready."""
     app.state.ready = False
     app.state.draining = False
     torch.set_num_threads(settings.torch_threads)
     artifact = load_artifact(settings.model_path)  # raises ArtifactError naming the file
     engine = Engine(artifact, settings)
-    engine.warm_up()
+    await engine.warm_up()
     sha256 = file_sha256(artifact.path)
     app.state.artifact = artifact
     app.state.artifact_sha256 = sha256
@@ -48,13 +39,21 @@ def start_service(app: FastAPI, settings: Settings) -> None:
         sha256, str(artifact.meta.get("recipe", "")), artifact.meta.get("dev_loss"), artifact.path.name
     )
     drain_on_signals(app, settings.drain_seconds)
-    # What startup made lives as long as the process: torch's modules, the training word list, the app and its
-    # schemas, some 210,000 objects. Every full garbage collection walked them all, a 90 ms pause that was the
-    # p99 of /sample under load; collected once and frozen, the collector no longer looks at them.
+    # What startup made lives as long as the process (torch's modules, the training word list, the app and its
+    # schemas: hundreds of thousands of objects), and every full garbage collection would walk them all, a
+    # pause that every request then waits behind. Collected once and frozen, the collector no longer looks.
     gc.collect()
     gc.freeze()
     app.state.ready = True
     log.info("ready", extra={"fields": {"model": artifact.path.name, "sha256": sha256}})
+    return engine
+
+
+def stop_service(app: FastAPI) -> None:
+    app.state.ready = False
+    engine: Engine | None = getattr(app.state, "engine", None)
+    if engine is not None:
+        engine.close()
 
 
 def startup_failure_line(exc: BaseException) -> str:

@@ -10,9 +10,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
 from app.errors import install_error_handlers
-from app.lifecycle import StartupFailureMiddleware, start_service
+from app.lifecycle import StartupFailureMiddleware, start_service, stop_service
 from app.limits import BodySizeLimitMiddleware
 from app.logs import configure_app_logging
+from app.methods import HeadAsGetMiddleware
 from app.observability import ObservabilityMiddleware
 from app.routers import health, metrics_route, model_info, page, sample, score
 from app.settings import Settings, get_settings
@@ -24,9 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        start_service(app, settings)  # raises (one-line ArtifactError) when the artifact is unusable
+        await start_service(app, settings)  # raises (one-line ArtifactError) when the artifact is unusable
         yield
-        app.state.ready = False
+        stop_service(app)
 
     # FastAPIOffline serves /docs and /redoc with their scripts bundled, not from a CDN: works offline.
     app = FastAPIOffline(
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Invented, name-like names from a character-level MLP language model, and a score of how "
         "name-like any string is.",
         lifespan=lifespan,
+        # No redirects at all: Starlette builds a trailing-slash redirect's Location from the client's Host.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.ready = False
@@ -42,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, model_info.router, metrics_route.router, sample.router, score.router, page.router):
         app.include_router(router)
-    # Added innermost first: a request meets CORS, then observability (id, log, metrics), then the body cap.
+    # Added innermost first: a request meets CORS, then observability (id, log, metrics), the body cap, and
+    # HEAD served as GET.
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(StartupFailureMiddleware)
@@ -50,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "HEAD", "POST"],
             allow_headers=["Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )

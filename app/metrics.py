@@ -23,6 +23,9 @@ from app.engine.sampler import NetworkStats
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "<unmatched>"  # one label for every path no route matches, so 404 probes cannot add series
+# Any token is a valid HTTP method; labels only for the standard ones, so made-up methods cannot add series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
+OTHER_METHOD = "other"
 
 NAMES_GENERATED = Counter("namegen_names_generated", "Names returned by /sample")
 REQUESTS = Counter(
@@ -39,6 +42,16 @@ LATENCY = Histogram(
 CONTEXT_LOOKUPS = Counter("namegen_context_lookups", "Contexts the sampler looked up (one per name per character)")
 CONTEXTS_COMPUTED = Counter("namegen_contexts_computed", "Contexts missing from the cache, computed by the network")
 NETWORK_SECONDS = Counter("namegen_network_seconds", "Seconds the sampler spent computing contexts in the network")
+CONNECTIONS_CLOSED = Counter(
+    "namegen_connections_refused",
+    "Connections the server closed for a bound: head_size, head_time, body_time, idle, connections",
+    ["reason"],
+)
+QUEUED_WORK = Gauge(
+    "namegen_queued_work", "Contexts of sampling and scoring work queued or running", multiprocess_mode="livesum"
+)
+REJECTED = Counter("namegen_requests_rejected_busy", "Requests refused with 503 because the work queue was full")
+ABANDONED = Counter("namegen_requests_abandoned", "Requests whose work stopped because their client had gone")
 # An info-style gauge (value 1) rather than prometheus_client.Info, which multiprocess mode does not support.
 MODEL_INFO = Gauge(
     "namegen_model_info",
@@ -61,8 +74,21 @@ def record_network(stats: NetworkStats) -> None:
 
 
 def record_request(method: str, route: str, status: int, seconds: float) -> None:
+    method = method if method in KNOWN_METHODS else OTHER_METHOD
     REQUESTS.labels(method, route, str(status)).inc()
     LATENCY.labels(method, route).observe(seconds)
+
+
+def record_connection_closed(reason: str) -> None:
+    CONNECTIONS_CLOSED.labels(reason).inc()
+
+
+def record_busy() -> None:
+    REJECTED.inc()
+
+
+def record_abandoned() -> None:
+    ABANDONED.inc()
 
 
 def set_model_info(sha256: str, recipe: str, dev_loss: float | None, file: str) -> None:
@@ -70,8 +96,10 @@ def set_model_info(sha256: str, recipe: str, dev_loss: float | None, file: str) 
     MODEL_INFO.labels(sha256, recipe, "" if dev_loss is None else str(dev_loss), file).set(1)
 
 
-def exposition() -> tuple[bytes, str]:
+def exposition(queued_work: int | None = None) -> tuple[bytes, str]:
     """The metrics page: this process's registry, or every worker's samples in multiprocess mode."""
+    if queued_work is not None:
+        QUEUED_WORK.set(queued_work)
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)

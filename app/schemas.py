@@ -4,14 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.engine.engine import MAX_SEED, SampleSpec
+from app.engine.jobs import MAX_SEED, SampleSpec
+
+
+class Problem(BaseModel):
+    loc: list[str | int] = Field(description='where: "query" or "body", the parameter, then an index or position')
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    """Every 422: each problem with the request, at once."""
+
+    detail: list[Problem]
+
+
+class Refusal(BaseModel):
+    """Every other error: one line saying what happened and what to do."""
+
+    detail: str
+
+
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": InvalidRequest, "description": "invalid parameters: each one named, with what is wrong"}
+}
+BUSY: dict[int | str, dict[str, Any]] = {
+    503: {"model": Refusal, "description": "the server's work queue is full; retry after Retry-After seconds"}
+}
 
 
 class SampleQuery(BaseModel):
-    """Query parameters of GET /sample. Limits that depend on the settings (n <= max_n,
-    max_length <= max_name_length) and on the vocabulary (prefix) are checked by the engine."""
+    """Query parameters of GET /sample, each checked on its own. The checks that depend on the settings
+    (n <= max_n, max_length <= max_name_length), on the vocabulary (prefix) or on another field
+    (min_length <= max_length) are the engine's, made once for HTTP and CLI alike."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -57,15 +84,6 @@ class SampleQuery(BaseModel):
     )
     novel_only: bool = Field(False, description="only names that are not in the model's training data")
     unique: bool = Field(False, description="no name twice in one response")
-
-    @model_validator(mode="after")
-    def lengths_consistent(self) -> SampleQuery:
-        if self.max_length is not None:
-            if self.min_length > self.max_length:
-                raise ValueError(f"min_length ({self.min_length}) must be <= max_length ({self.max_length})")
-            if len(self.prefix.strip()) > self.max_length:
-                raise ValueError(f"prefix {self.prefix!r} is longer than max_length ({self.max_length})")
-        return self
 
     def to_spec(self) -> SampleSpec:
         return SampleSpec(**self.model_dump())
@@ -131,7 +149,10 @@ class SampleResponse(BaseModel):
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "emma"}]})
 
-    text: str = Field(description="stripped; lower-cased when the model's vocabulary has no upper case")
+    text: str = Field(
+        description="stripped, Unicode-NFC, and each character outside the vocabulary folded in where a simple "
+        "fold (case, accents) maps it; what no fold maps is a 422"
+    )
 
 
 class CharScore(BaseModel):
@@ -148,6 +169,7 @@ class ScoreResponse(BaseModel):
                     "text": "emma",
                     "input": "Emma",
                     "normalized": True,
+                    "notes": ["text: folded into the model's vocabulary: 'E' -> 'e'"],
                     "chars": [
                         {"char": "e", "loss": 2.1, "prob": 0.122},
                         {"char": "m", "loss": 2.3, "prob": 0.1},
@@ -165,11 +187,21 @@ class ScoreResponse(BaseModel):
 
     text: str = Field(description="the normalized text that was scored")
     input: str = Field(description="the text as sent")
-    normalized: bool = Field(description="true when text differs from input (stripped and/or lower-cased)")
+    normalized: bool = Field(description="true when text differs from input; notes say how")
+    notes: list[str] = Field(description="each change made to the input: whitespace, Unicode form, folds")
     chars: list[CharScore] = Field(description="one per predicted position, the end token included")
     total_loss: float = Field(description="sum of the losses (nats) = -ln p(text)")
     mean_loss: float
     perplexity: float = Field(description="e ** mean_loss")
+    percentile: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="how name-like next to real names: the share (%) of the reference dev names whose mean loss "
+        "is higher than this text's, interpolated in the artifact's mean_loss_quantiles; null when the "
+        "artifact has none",
+        examples=[80.5],
+    )
 
 
 class ScoreBatchRequest(BaseModel):

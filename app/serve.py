@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +19,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from app.logs import log_config
+from app.server import BoundedHttpProtocol
 from app.settings import Settings
 
 APP_IMPORT = "app.main:app"
@@ -58,8 +61,8 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         port=settings.port,
         workers=settings.workers,
         loop=settings.loop,
-        http=settings.http,
-        timeout_keep_alive=settings.keep_alive_seconds,
+        http=BoundedHttpProtocol,  # reads its limits from the same NAMEGEN_ settings, in each worker
+        timeout_keep_alive=int(settings.keep_alive_seconds),  # BoundedHttpProtocol uses the exact value
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
         log_config=log_config(settings.log_level),
         access_log=False,  # the app writes its own JSON access log, with request ids
@@ -68,18 +71,50 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
     )
 
 
-def run(settings: Settings) -> int:
+def listen(settings: Settings) -> socket.socket:
+    """Bind the port before anything slow (loading, warming up): a port in use fails at once, in one line."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        reason = "already in use" if exc.errno == 98 else exc.strerror or str(exc)
+        where = f"{settings.host}:{settings.port}"
+        raise OSError(f"cannot listen on {where}: {reason} (NAMEGEN_HOST, NAMEGEN_PORT)") from None
+    sock.set_inheritable(True)  # the workers, spawned, serve from this socket
+    return sock
+
+
+def raise_descriptor_limit(settings: Settings) -> str | None:
+    """Each connection is a file descriptor: make sure max_connections of them fit under RLIMIT_NOFILE, raising
+    the soft limit as far as the hard one allows. Returns the problem when they cannot fit."""
+    needed = settings.max_connections + 256  # the model, logs, pools and the listening socket need some too
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return None
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+        return None
+    return (
+        f"NAMEGEN_MAX_CONNECTIONS={settings.max_connections} needs {needed} file descriptors, but the limit is "
+        f"{hard}: lower NAMEGEN_MAX_CONNECTIONS or raise the limit (ulimit -n)"
+    )
+
+
+def run(settings: Settings, sock: socket.socket) -> int:
     config = uvicorn_config(settings)
     if settings.workers == 1:
         server = uvicorn.Server(config)
-        server.run()
+        server.run(sockets=[sock])
         return 0 if server.started else EXIT_STARTUP_FAILURE
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
     created = prepare_multiprocess_metrics()
     try:
-        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor = Multiprocess(config, sockets=[sock])
         supervisor.run()
         failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
         return EXIT_STARTUP_FAILURE if failed else 0
@@ -109,10 +144,9 @@ def check_artifact(settings: Settings) -> str | None:
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
-    """glibc gives each thread its own malloc arena, and threadpool threads allocating tensors then hold
-    memory that resident size never gives back (measured: +19 % RSS in a minute of load, +7 % with 2 arenas).
-    glibc reads MALLOC_ARENA_MAX only at process start, so set it and re-execute once; an operator's own
-    value wins, and spawned workers inherit it."""
+    """glibc gives each thread its own malloc arena, and threads allocating tensors then hold memory that the
+    resident size never gives back. glibc reads MALLOC_ARENA_MAX only at process start, so set it and
+    re-execute once; an operator's own value wins, and spawned workers inherit it."""
     if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
         return
     os.environ["MALLOC_ARENA_MAX"] = str(arenas)
@@ -125,10 +159,18 @@ def main() -> int:
         settings = Settings()
     except ValidationError as exc:
         return fail(settings_problem(exc))
-    problem = check_artifact(settings)  # the workers load it again; this only proves it loads
+    problem = raise_descriptor_limit(settings)
     if problem is not None:
         return fail(problem)
-    return run(settings)
+    try:
+        sock = listen(settings)
+    except OSError as exc:
+        return fail(str(exc))
+    problem = check_artifact(settings)  # the workers load it again; this only proves it loads
+    if problem is not None:
+        sock.close()
+        return fail(problem)
+    return run(settings, sock)
 
 
 if __name__ == "__main__":

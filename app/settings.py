@@ -49,11 +49,30 @@ class Settings(BaseSettings):
         description="names drawn at startup, before ready, to fill the context cache (0: only one small draw)",
     )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(default="auto", description="event loop implementation")
-    http: Literal["auto", "h11", "httptools"] = Field(default="auto", description="HTTP/1.1 parser implementation")
-    # Longer than the usual proxy/load-balancer idle timeout (60 s): the side that closes an idle connection
-    # first can race a request just sent on it, and clients only see a dropped connection.
-    keep_alive_seconds: int = Field(
-        default=75, ge=1, le=300, description="idle keep-alive connections close after this"
+
+    # What one connection may hold (app/server.py): each bound is enforced before the app sees the request.
+    max_connections: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="open connections per worker; one more is answered 503 with Retry-After and closed",
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="request line and headers; larger is 431 and closed"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, ge=0.1, le=300, description="from a request's first byte to the end of its headers; then 408"
+    )
+    body_timeout_seconds: float = Field(
+        default=20.0, ge=0.1, le=300, description="from the end of the headers to the end of the body; then 408"
+    )
+    # Behind a proxy, set it above the proxy's own idle timeout: the side that closes an idle connection first
+    # can race a request just sent on it.
+    keep_alive_seconds: float = Field(
+        default=20.0,
+        ge=0.1,
+        le=300,
+        description="a connection that starts no request this long after opening or after its last response is closed",
     )
     drain_seconds: float = Field(
         default=0.0,
@@ -70,6 +89,12 @@ class Settings(BaseSettings):
     max_text_length: int = Field(default=64, ge=1, description="longest text /score accepts (characters)")
     max_batch: int = Field(default=1000, ge=1, description="most texts in one /score/batch request")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body; larger gets 413")
+    max_queued_work: int = Field(
+        default=262_144,
+        ge=1,
+        description="contexts of sampling and scoring work queued at once (a name position or a scored character "
+        "each); a request that would pass it gets 503 with Retry-After",
+    )
     max_attempts: int = Field(default=20, ge=1, description="sampling rounds spent on constraints before giving up")
     max_name_length: int = Field(
         default=32, ge=1, description="longest name /sample returns; a longer draw is rejected and redrawn"

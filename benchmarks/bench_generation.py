@@ -3,11 +3,14 @@
 Starts the service as it runs by default (`python -m app.serve`: 1 worker, its own thread settings, its
 startup warm-up) and prints, each beside its baseline and bar:
 1. names/s of GET /sample?n=1000 over HTTP (new seeds, one request at a time), against the lectures'
-   one-name-at-a-time loop over the same TorchScript model on one thread, run here while the server idles;
-2. POST /score/batch of 1000 names, in milliseconds;
-3. GET /sample?n=10 under 32 connections (wrk) against /healthz, the cheapest JSON endpoint, on the same server.
+   one-name-at-a-time loop (bench_sampling.lecture_baseline: 1 torch thread, the service's executor mode,
+   warmed up), over the shipped model and over the fixed yardstick model, run here while the server idles;
+2. POST /score/batch of 1000 names against a plain in-process TorchScript forward, one thread, over the same
+   windows, of the fixed yardstick model (bench_scoring.py: random weights, shaped like the pre-#13 ensemble);
+3. the dev split's mean loss (nats/char, end token included) through POST /score/batch;
+4. GET /sample?n=10 (random seeds) under 32 connections (wrk) against /healthz, the cheapest JSON endpoint.
 Figures only, no assertions. Run: .venv/bin/python benchmarks/bench_generation.py [--duration 8]
-bench_sampling.py, bench_http.py and bench_network_cost.py break these figures down further.
+bench_sampling.py, bench_scoring.py, bench_http.py and bench_network_cost.py break these figures down further.
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ import json
 import statistics
 import time
 
-import torch
-from bench_http import BAR as HTTP_BAR
 from bench_http import ensure_wrk, free_port, run_python_load, run_wrk, start_server, stop_server
 from bench_sampling import BAR as SAMPLING_BAR
-from bench_sampling import best_of, lecture_loop
+from bench_sampling import LECTURE_SETTINGS, lecture_baseline
+from bench_scoring import BAR as SCORING_BAR
+from bench_scoring import YARDSTICK_SETTINGS, dev_words, windows_of, yardstick_module, yardstick_seconds
 
 from app.engine.artifact import load_artifact
 from app.settings import Settings
+
+HTTP_BAR = 0.25  # issue #13: random-seed /sample?n=10 at this fraction of /healthz's throughput
+DEV_LOSS_BAR = 1.95
 
 
 def request(conn: http.client.HTTPConnection, method: str, path: str, body: object = None) -> dict:
@@ -44,20 +50,20 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per endpoint")
     parser.add_argument("--baseline-names", type=int, default=200, help="names drawn by the lecture loop")
     parser.add_argument("--requests", type=int, default=20, help="GET /sample?n=1000 requests timed")
+    parser.add_argument("--score-repeats", type=int, default=7, help="POST /score/batch requests timed (median)")
     args = parser.parse_args()
 
     settings = Settings()
     artifact = load_artifact(settings.model_path)
+    yardstick = yardstick_module()
     port = free_port()
     server = start_server(port, workers=1)
     try:
-        torch.set_num_threads(1)
-        lecture_loop(artifact.module, artifact.block_size, 5, 0)  # warm
-        baseline = args.baseline_names / best_of(
-            2, lambda: lecture_loop(artifact.module, artifact.block_size, args.baseline_names, 1)
-        )
+        # Baselines in this process while the server idles (after its startup warm-up).
+        lecture_shipped = lecture_baseline(artifact.module, artifact.block_size, args.baseline_names)
+        lecture_yardstick = lecture_baseline(yardstick, artifact.block_size, args.baseline_names)
 
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         request(conn, "GET", "/sample?n=1000&seed=1")  # first request on the connection
         started = time.perf_counter()
         for seed in range(10**9, 10**9 + args.requests):  # seeds the warm-up never used
@@ -65,11 +71,24 @@ def main() -> None:
         sampled = 1000 * args.requests / (time.perf_counter() - started)
 
         names = request(conn, "GET", "/sample?n=1000&seed=3")["names"]
-        batch_ms = []
-        for _ in range(5):
+        names = [n["name"] if isinstance(n, dict) else n for n in names]
+        request(conn, "POST", "/score/batch", {"texts": names})  # first scoring request
+        batch_seconds = []
+        for _ in range(args.score_repeats):
             started = time.perf_counter()
             request(conn, "POST", "/score/batch", {"texts": names})
-            batch_ms.append((time.perf_counter() - started) * 1000)
+            batch_seconds.append(time.perf_counter() - started)
+        score_batch = statistics.median(batch_seconds)
+        forward = yardstick_seconds(yardstick, windows_of(names, artifact.vocab, artifact.block_size))
+
+        total = count = 0.0
+        dev = dev_words()
+        for start in range(0, len(dev), settings.max_batch):
+            for result in request(conn, "POST", "/score/batch", {"texts": dev[start : start + settings.max_batch]})[
+                "results"
+            ]:
+                total += result["total_loss"]
+                count += len(result["chars"])
         conn.close()
 
         wrk = ensure_wrk()
@@ -83,21 +102,37 @@ def main() -> None:
         stop_server(server)
 
     print(f"model {artifact.path.name}; server: python -m app.serve with its defaults (1 worker)")
-    print(f"1. lecture loop, 1 name at a time, 1 thread:   {baseline:10.0f} names/s")
+    print(f"1. lecture loop, 1 name at a time ({LECTURE_SETTINGS}):")
+    print(f"   over the shipped model:                   {lecture_shipped:10.0f} names/s")
+    print(f"   over the yardstick model:                 {lecture_yardstick:10.0f} names/s")
+    print(f"   GET /sample?n=1000 over HTTP:             {sampled:10.0f} names/s")
+    for label, baseline in (("shipped", lecture_shipped), ("yardstick", lecture_yardstick)):
+        print(
+            f"     = {sampled / baseline:5.1f}x the lecture loop over the {label} model ({baseline:.0f} names/s)  "
+            f"(bar >= {SAMPLING_BAR:.0f}x)"
+        )
+    print(f"2. POST /score/batch, 1000 names ({len(windows_of(names, artifact.vocab, artifact.block_size))} windows):")
+    print(f"   yardstick forward ({YARDSTICK_SETTINGS}): {forward * 1e3:.1f} ms")
     print(
-        f"   GET /sample?n=1000 over HTTP:                {sampled:10.0f} names/s  = {sampled / baseline:5.1f}x  "
-        f"(bar >= {SAMPLING_BAR:.0f}x)"
+        f"   /score/batch over HTTP: {score_batch * 1e3:.1f} ms (median of {args.score_repeats}) = "
+        f"{forward / score_batch:4.2f}x the yardstick's {forward * 1e3:.1f} ms  (bar >= {SCORING_BAR:.0f}x)"
     )
-    print(f"2. POST /score/batch, 1000 names:              {statistics.median(batch_ms):10.1f} ms (median of 5)")
+    print(
+        f"3. dev split through /score/batch: {total / count:.5f} nats/char over {count:.0f} windows  "
+        f"(bar <= {DEV_LOSS_BAR}; meta.json dev_loss {artifact.meta['dev_loss']})"
+    )
     health, sample = loads["/healthz"], loads["/sample?n=10"]
-    print(f"3. 32 connections, {'wrk' if wrk else 'python threads'}, {args.duration} s each:")
+    print(f"4. 32 connections, {'wrk' if wrk else 'python threads'}, {args.duration} s each:")
     for label, load in (("/healthz", health), ("/sample?n=10", sample)):
         print(
             f"   {label:<13} {load.requests_per_second:9.0f} req/s   p50 {load.p50_ms:7.2f} ms   "
             f"p99 {load.p99_ms:7.2f} ms   non-2xx {load.errors}"
         )
     ratio = sample.requests_per_second / health.requests_per_second
-    print(f"   /sample?n=10 / /healthz = {ratio:.2f}  (bar >= {HTTP_BAR})")
+    print(
+        f"   /sample?n=10 / /healthz = {ratio:.2f} of /healthz's {health.requests_per_second:.0f} req/s  "
+        f"(bar >= {HTTP_BAR})"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ Figures only, no assertions. Run: .venv/bin/python benchmarks/bench_network_cost
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -21,7 +22,8 @@ import torch
 
 from app.engine.artifact import Artifact, load_artifact
 from app.engine.engine import Engine
-from app.engine.sampler import BUCKETS, Controls, Sampler
+from app.engine.network import BUCKETS
+from app.engine.sampler import Controls, Sampler, draw_uniforms
 from app.settings import Settings
 
 BAR = 0.6  # bench_http.py's bar: /sample?n=10 at this fraction of /healthz's throughput
@@ -64,14 +66,14 @@ def network_per_context(artifact: Artifact) -> None:
 def misses_per_request(artifact: Artifact, settings: Settings, warm_names: int, rounds: int) -> None:
     engine = Engine(artifact, settings.model_copy(update={"warm_names": warm_names, "sampler_threads": 1}))
     started = time.perf_counter()
-    engine.warm_up()
+    asyncio.run(engine.warm_up())
     warm_seconds = time.perf_counter() - started
     sampler, controls = engine.sampler, Controls(max_length=settings.max_name_length)
     before = (sampler.stats.computed, sampler.stats.network_seconds)
     started = time.perf_counter()
     for r in range(rounds):  # new seeds, none of the warm-up's
         generators = [torch.Generator().manual_seed(10**9 + r * CONNECTIONS + i) for i in range(CONNECTIONS)]
-        sampler.sample_rounds([(NAMES_PER_REQUEST, g) for g in generators], controls)
+        sampler.sample_rounds([draw_uniforms(NAMES_PER_REQUEST, controls, g) for g in generators], controls)
     total = (time.perf_counter() - started) / (rounds * CONNECTIONS)
     misses = (sampler.stats.computed - before[0]) / (rounds * CONNECTIONS)
     network = (sampler.stats.network_seconds - before[1]) / (rounds * CONNECTIONS)

@@ -9,8 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
-from app.engine.batcher import RETRY_AFTER_SECONDS, SampleBatcher
-from app.routers.sample import batcher_for
+from app.engine.scheduler import RETRY_AFTER_SECONDS, Task
 from app.schemas import SampleQuery, SampleResponse
 
 
@@ -49,7 +48,7 @@ def test_response_shape_for_plain_request(client: TestClient) -> None:
     ("params", "fragment"),
     [
         ({"n": 0}, "n"),
-        ({"n": 1001}, "n must be between 1 and 1000"),
+        ({"n": 1001}, "must be at most 1000 (the max_n setting)"),
         ({"temperature": 0}, "temperature"),
         ({"temperature": -1}, "temperature"),
         ({"temperature": "nan"}, "finite"),
@@ -60,8 +59,8 @@ def test_response_shape_for_plain_request(client: TestClient) -> None:
         ({"top_p": 0}, "top_p"),
         ({"top_p": 1.5}, "top_p"),
         ({"prefix": "k4"}, "'4' at position 1"),
-        ({"min_length": 5, "max_length": 3}, "min_length (5) must be <="),
-        ({"prefix": "abcd", "max_length": 3}, "longer than max_length"),
+        ({"min_length": 5, "max_length": 3}, "must be at most max_length (3), got 5"),
+        ({"prefix": "abcd", "max_length": 3}, "more than max_length (3)"),
         ({"max_length": 33}, "max_length"),
         ({"tempreature": 1}, "tempreature"),
     ],
@@ -81,7 +80,8 @@ def test_top_k_1_is_greedy_whatever_the_seed(client: TestClient) -> None:
 def test_prefix_starts_every_name_and_is_normalized_visibly(client: TestClient) -> None:
     body = sample(client, n=30, prefix="Ka", seed=5)
     assert all(name.startswith("ka") for name in body["names"])
-    assert body["params"]["prefix"] == "ka" and any("'Ka'" in note for note in body["notes"])
+    assert body["params"]["prefix"] == "ka"
+    assert body["notes"] == ["prefix: folded into the model's vocabulary: 'K' -> 'k'"]
 
 
 def test_lengths_respected(client: TestClient) -> None:
@@ -129,14 +129,16 @@ def test_body_matches_the_declared_response_model(client: TestClient) -> None:
     assert SampleResponse.model_validate(body).model_dump() == body
 
 
-def test_a_full_sampling_queue_is_503_with_retry_after(client: TestClient) -> None:
-    app = client.app
-    normal = batcher_for(app)  # type: ignore[arg-type]
-    app.state.sample_batcher = SampleBatcher(app.state.engine.sampler, max_queued=0)  # type: ignore[attr-defined]
+def test_a_full_work_queue_is_503_with_retry_after(client: TestClient) -> None:
+    scheduler = client.app.state.engine.scheduler  # type: ignore[attr-defined]
+    limit, scheduler.max_queued_work = scheduler.max_queued_work, 40
+    waiting = Task("score", contexts_left=30, future=None, gone=None)  # type: ignore[arg-type]  # never run
+    scheduler.tasks.append(waiting)
     try:
-        response = client.get("/sample", params={"n": 3})
+        response = client.get("/sample", params={"n": 3})  # 3 rows x 33 steps: past the limit
     finally:
-        app.state.sample_batcher = normal  # type: ignore[attr-defined]
+        scheduler.tasks.remove(waiting)
+        scheduler.max_queued_work = limit
     assert response.status_code == 503
     assert response.headers["retry-after"] == str(RETRY_AFTER_SECONDS) and "busy" in response.json()["detail"]
 

@@ -12,7 +12,6 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
-from app.routers.score import SCORING_THREADS
 
 
 def forward_losses(artifact: Artifact, text: str) -> list[float]:
@@ -50,9 +49,9 @@ def test_score_reports_normalization(client: TestClient, artifact: Artifact) -> 
         ("a" * 65, "65 characters; the limit is 64"),  # default max_text_length
         ("em1a", "'1' at position 2"),
         ("jo-ann", "'-' at position 2"),
-        ("zoë", "'ë' at position 2"),
+        ("straße", "'ß' at position 4"),
     ],
-    ids=["empty", "blank", "too-long", "digit", "hyphen", "diaeresis"],
+    ids=["empty", "blank", "too-long", "digit", "hyphen", "sharp-s"],
 )
 def test_invalid_text_is_422_saying_why(client: TestClient, text: str, fragment: str) -> None:
     response = client.post("/score", json={"text": text})
@@ -77,9 +76,23 @@ def test_batch_results_equal_single_scores(client: TestClient) -> None:
 def test_batch_with_invalid_texts_names_each_index(client: TestClient) -> None:
     response = client.post("/score/batch", json={"texts": ["emma", "a1", "ok", ""]})
     assert response.status_code == 422
-    assert "texts[1]" in response.text and "'1' at position 1" in response.text
-    assert "texts[3]" in response.text and "empty" in response.text
-    assert "texts[0]" not in response.text
+    vocab = "abcdefghijklmnopqrstuvwxyz"
+    assert response.json()["detail"] == [
+        {
+            "loc": ["body", "texts", 1, 1],
+            "msg": f"character '1' at position 1 is outside the model's vocabulary ('{vocab}')",
+            "type": "outside_vocabulary",
+        },
+        {"loc": ["body", "texts", 3], "msg": "is empty (after removing surrounding whitespace)", "type": "empty"},
+    ]
+
+
+def test_a_folded_text_scores_as_its_fold_and_says_so(client: TestClient) -> None:
+    folded = client.post("/score", json={"text": "Zoë"}).json()
+    plain = client.post("/score", json={"text": "zoe"}).json()
+    assert (folded["text"], folded["input"], folded["normalized"]) == ("zoe", "Zoë", True)
+    assert folded["notes"] == ["text: folded into the model's vocabulary: 'Z' -> 'z', 'ë' -> 'e'"]
+    assert folded["total_loss"] == plain["total_loss"]
 
 
 def test_batch_size_limits(client: TestClient) -> None:
@@ -89,27 +102,19 @@ def test_batch_size_limits(client: TestClient) -> None:
     assert too_many.status_code == 422 and f"between 1 and {max_batch}" in too_many.text
 
 
-def test_concurrent_scores_run_at_most_scoring_threads_at_a_time_in_their_own_pool(
+def test_concurrent_scores_all_run_in_the_one_compute_thread(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine = client.app.state.engine  # type: ignore[attr-defined]
-    original = engine.score
-    lock, running, peak, threads = threading.Lock(), [0], [0], set()
+    scorer = client.app.state.engine.scorer  # type: ignore[attr-defined]
+    original, threads = scorer.score_many, set()
 
-    def slow_score(text: str) -> dict[str, Any]:
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-            threads.add(threading.current_thread().name)
-        time.sleep(0.05)  # long enough for the other requests to arrive meanwhile
-        with lock:
-            running[0] -= 1
-        result: dict[str, Any] = original(text)
+    def recording(texts: list[str]) -> list[dict[str, Any]]:
+        threads.add(threading.current_thread().name)
+        result: list[dict[str, Any]] = original(texts)
         return result
 
-    monkeypatch.setattr(engine, "score", slow_score)
+    monkeypatch.setattr(scorer, "score_many", recording)
     with ThreadPoolExecutor(12) as pool:
         statuses = list(pool.map(lambda _: client.post("/score", json={"text": "emma"}).status_code, range(12)))
     assert statuses == [200] * 12
-    assert peak[0] == SCORING_THREADS
-    assert all(name.startswith("namegen-score") for name in threads)
+    assert len(threads) == 1 and threads.pop().startswith("namegen-compute")

@@ -2,10 +2,15 @@
 
 Every expectation comes from the API itself during the test (GET /sample, POST /score, GET /model), so
 the tests hold for whatever artifact is shipped. Screenshots go to test-artifacts/ (git-ignored).
+Accessibility is checked with axe-core (npm, installed into .cache/axe by `make browser-deps`), run in
+the page at desktop and phone sizes in every state the page can be in.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import math
 import os
 import re
@@ -13,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Request as PlaywrightRequest
 from playwright.sync_api import Response as PlaywrightResponse
@@ -39,6 +44,10 @@ CHROMIUM_ARGS = [
 ]
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
+AXE = REPO / ".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 READY_TIMEOUT_S = 120  # torch import + artifact load + warm-up on a busy 2-core machine
 UI_TIMEOUT_MS = 15_000
 
@@ -57,7 +66,11 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real uvicorn serving the shipped model on a free port; killed when the module is done."""
+    """A real uvicorn serving the shipped model on a free port; killed when the module is done.
+    NAMEGEN_TEST_SERVER=http://host:port tests an already running server instead."""
+    if os.environ.get("NAMEGEN_TEST_SERVER"):
+        yield os.environ["NAMEGEN_TEST_SERVER"].rstrip("/")
+        return
     port = free_port()
     log_path = tmp_path_factory.mktemp("server") / "uvicorn.log"
     with log_path.open("wb") as log:
@@ -245,20 +258,6 @@ def test_enter_in_the_score_field_scores_without_the_mouse(server: str, watched:
     assert watched.problems == []
 
 
-def test_a_rejected_setting_shows_the_api_message(server: str, watched: WatchedPage) -> None:
-    page = watched.page
-    page.goto(server)
-    page.get_by_label("Names", exact=True).fill("0")
-    page.get_by_test_id("sample-button").click()
-
-    api_error = httpx.get(f"{server}/sample", params={"n": 0})
-    assert api_error.status_code == 422
-    alert = page.locator("#sample-error")
-    expect(alert).to_be_visible()
-    assert api_error.json()["detail"][0]["msg"] in alert.inner_text()
-    expect(page.get_by_test_id("name")).to_have_count(0)
-
-
 def test_model_panel_shows_size_losses_and_the_plots_that_exist(server: str, watched: WatchedPage) -> None:
     page = watched.page
     page.goto(server)
@@ -277,4 +276,416 @@ def test_model_panel_shows_size_losses_and_the_plots_that_exist(server: str, wat
             assert figure.locator("img").evaluate("img => img.naturalWidth") > 0
         else:
             expect(figure).to_be_hidden()
+    assert watched.problems == []
+
+
+# ---- phone layout, form errors, the percentile, copying, accessibility ------------------------------------
+
+
+@pytest.fixture
+def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., WatchedPage]]:
+    """open_page(viewport, **context_options): a fresh watched page; screenshotted and closed at the end."""
+    contexts: list[BrowserContext] = []
+
+    def open_(viewport: dict[str, int] = DESKTOP, **options: Any) -> WatchedPage:
+        context = browser.new_context(viewport=viewport, **options)  # type: ignore[arg-type]
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        contexts.append(context)
+        return WatchedPage(context.new_page()).watch()
+
+    yield open_
+    ARTIFACTS.mkdir(exist_ok=True)
+    for index, context in enumerate(contexts):
+        for page in context.pages:
+            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{index}.png"), full_page=True)
+        context.close()
+
+
+def generate(page: Page, count: int, **settings: str | int | float) -> list[str]:
+    """Fill the form (Names, then each setting by its API name) and press Generate; the names shown."""
+    page.get_by_label("Names", exact=True).fill(str(count))
+    for name, value in settings.items():
+        control = page.locator(f"#{name}")
+        if not control.is_visible():
+            page.get_by_text("More settings").click()
+        control.fill(str(value))
+    page.get_by_test_id("sample-button").click()
+    return shown_names(page, count)
+
+
+def name_button(page: Page, name: str) -> Locator:
+    return page.locator(f'[data-testid="name"][data-name="{name}"] .name-button')
+
+
+def card_geometry(page: Page) -> list[dict[str, Any]]:
+    """Each name card's box, whether anything inside it sticks out, and how its name is laid out."""
+    geometry: list[dict[str, Any]] = page.evaluate(
+        """() => {
+        const list = document.getElementById("names").getBoundingClientRect();
+        const inside = (r, box) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+            && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+        return [...document.querySelectorAll("#names > li")].map((li) => {
+            const box = li.getBoundingClientRect();
+            const parts = li.querySelectorAll(".name-button, .name-text, .badge, .logprob, .copy-one");
+            const text = li.querySelector(".name-text");
+            const logprob = li.querySelector(".logprob");
+            return {
+                name: li.dataset.name,
+                novel: li.dataset.novel,
+                box: {left: box.left, right: box.right, top: box.top, bottom: box.bottom},
+                in_list: inside(box, list),
+                parts_inside: [...parts].every((part) => inside(part.getBoundingClientRect(), box)),
+                overflows: li.scrollWidth > li.clientWidth,
+                text_clipped: text.scrollWidth > text.clientWidth + 0.5,
+                logprob_clipped: logprob ? logprob.scrollWidth > logprob.clientWidth + 0.5 : false,
+                lines: Math.round(text.getBoundingClientRect().height / parseFloat(getComputedStyle(text).lineHeight)),
+            };
+        });
+    }"""
+    )
+    return geometry
+
+
+def overlapping(boxes: list[dict[str, float]]) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i, a in enumerate(boxes)
+        for j, b in enumerate(boxes)
+        if i < j
+        and a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"temperature": 0.6, "seed": 11},  # mostly names from the training data: wide KNOWN badges
+        {"min_length": 11, "seed": 5},  # long names
+    ],
+    ids=["known-badges", "long-names"],
+)
+def test_on_a_phone_every_name_card_fits_its_column(
+    server: str, open_page: Callable[..., WatchedPage], settings: dict[str, float | int]
+) -> None:
+    watched = open_page(PHONE)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 24, **settings)
+    cards = card_geometry(page)
+    assert [card["name"] for card in cards] == names
+    if "min_length" in settings:
+        assert min(len(name) for name in names) >= 11
+    else:
+        assert any(card["novel"] == "false" for card in cards), "no KNOWN badge to check"
+    for card in cards:
+        assert card["in_list"] and card["parts_inside"] and not card["overflows"], card
+        assert not card["text_clipped"] and not card["logprob_clipped"], card
+        if len(card["name"]) <= 20:
+            assert card["lines"] == 1, card  # never broken mid-word
+    assert overlapping([card["box"] for card in cards]) == []
+    assert watched.problems == []
+
+
+def test_on_a_phone_generate_brings_the_names_into_view(server: str, open_page: Callable[..., WatchedPage]) -> None:
+    watched = open_page(PHONE)
+    page = watched.page
+    page.goto(server)
+    assert page.get_by_test_id("sample-button").bounding_box()["y"] > PHONE["height"] / 2  # type: ignore[index]
+    names = generate(page, 12, seed=7)
+    expect(page.locator("#sample-status")).to_be_in_viewport(ratio=1)
+    expect(name_button(page, names[0])).to_be_in_viewport(ratio=1)
+    assert watched.problems == []
+
+
+def test_on_a_phone_choosing_a_name_scores_it_in_view_and_marks_it(
+    server: str, open_page: Callable[..., WatchedPage]
+) -> None:
+    watched = open_page(PHONE)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 12, seed=7)
+    chosen = names[3]
+    name_button(page, chosen).click()
+
+    strip = page.locator(f'[data-testid="score-chars"][data-text="{chosen}"]')
+    expect(strip).to_be_in_viewport(ratio=1)
+    expect(page.get_by_test_id("score-verdict")).to_be_in_viewport(ratio=1)
+    pressed = [name_button(page, name).get_attribute("aria-pressed") for name in names]
+    assert pressed == ["true" if name == chosen else "false" for name in names]
+
+    page.get_by_role("button", name="Back to the names").click()
+    expect(name_button(page, chosen)).to_be_in_viewport(ratio=1)
+    expect(name_button(page, chosen)).to_be_focused()
+    assert watched.problems == []
+
+
+def expected_percentile_text(percentile: float) -> str:
+    if percentile >= 100:
+        return "More name-like than every real name it was compared with"
+    if percentile <= 0:
+        return "Less name-like than every real name it was compared with"
+    return f"More name-like than {min(max(round(percentile), 1), 99)}% of real names"
+
+
+@pytest.mark.parametrize("text", ["olivia", "xqzt"])
+def test_the_score_says_where_the_name_stands_among_real_names(
+    server: str, open_page: Callable[..., WatchedPage], text: str
+) -> None:
+    watched = open_page(DESKTOP)
+    page = watched.page
+    page.goto(server)
+    page.get_by_test_id("score-examples").get_by_role("button", name=text, exact=True).click()
+    expect(page.locator(f'[data-testid="score-chars"][data-text="{text}"] [data-loss]')).to_have_count(len(text) + 1)
+    assert page.get_by_test_id("score-input").input_value() == text
+
+    api = httpx.post(f"{server}/score", json={"text": text}).json()
+    assert isinstance(api["percentile"], float) and 0 <= api["percentile"] <= 100
+    shown = page.get_by_test_id("score-percentile")
+    expect(shown).to_have_text(expected_percentile_text(api["percentile"]))
+    assert float(str(shown.get_attribute("data-percentile"))) == api["percentile"]
+    assert watched.problems == []
+
+
+def test_a_setting_the_server_rejects_is_marked_on_its_field_and_the_names_stay(
+    server: str, open_page: Callable[..., WatchedPage]
+) -> None:
+    rejected = httpx.get(f"{server}/sample", params={"n": 5000})
+    assert rejected.status_code == 422  # the limit is the server's (max_n), not the page's
+
+    watched = open_page(PHONE)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 6, seed=3)
+    url = page.url
+    page.get_by_label("Names", exact=True).fill("5000")
+    page.get_by_test_id("sample-button").click()
+
+    field = page.get_by_label("Names", exact=True)
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_focused()
+    message = page.locator("#n-error")
+    expect(message).to_contain_text("1000")
+    expect(page.get_by_test_id("sample-error")).to_contain_text(message.inner_text())
+    for text in (message.inner_text(), page.get_by_test_id("sample-error").inner_text()):
+        assert "Names" in text
+        assert re.search(r"\b(n|max_n)\b", text) is None, text  # no API names
+    assert str(field.get_attribute("aria-describedby")).split()[0] == "n-error"
+    assert shown_names(page, 6) == names  # the previous names stay, with their link
+    expect(page.get_by_test_id("copy-link")).to_be_visible()
+    assert page.url == url
+    # The browser logs the 422 itself; nothing else went wrong.
+    assert [p for p in watched.problems if "422" not in p] == []
+    assert len(watched.problems) == 2 and any("/sample" in p for p in watched.problems)
+
+
+@pytest.mark.parametrize(
+    ("fill", "field", "message"),
+    [
+        ({"temperature": "0"}, "temperature", "Temperature must be a number above 0, such as 0.8."),
+        (
+            {"min_length": "10", "max_length": "3"},
+            "min_length",
+            "Min length (10) can't be more than Max length (3).",
+        ),
+        ({"top_p": "1.5"}, "top_p", "Top-p must be a number above 0 and at most 1, or empty for off."),
+        ({"prefix": "m4r"}, "prefix", "Starts with can only use the letters a to z, not “4”."),
+    ],
+    ids=["temperature-0", "min-over-max", "top-p", "prefix-character"],
+)
+def test_a_bad_setting_is_caught_on_the_page_marked_focused_and_worded_with_its_label(
+    server: str, open_page: Callable[..., WatchedPage], fill: dict[str, str], field: str, message: str
+) -> None:
+    vocab = httpx.get(f"{server}/model").json()["vocab"]
+    if field == "prefix" and "".join(vocab[1:]) != "abcdefghijklmnopqrstuvwxyz":
+        pytest.skip("the message names the vocabulary; this one is not a to z")
+    watched = open_page(DESKTOP)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 6, seed=3)
+    sample_requests: list[str] = []
+    page.on("request", lambda request: sample_requests.append(request.url) if "/sample" in request.url else None)
+    page.get_by_text("More settings").click()
+    for name, value in fill.items():
+        page.locator(f"#{name}").fill(value)
+    page.get_by_test_id("sample-button").click()
+
+    control = page.locator(f"#{field}")
+    expect(control).to_have_attribute("aria-invalid", "true")
+    expect(control).to_be_focused()
+    expect(page.locator(f"#{field}-error")).to_have_text(message)
+    expect(page.get_by_test_id("sample-error")).to_contain_text(message)
+    assert shown_names(page, 6) == names
+    assert sample_requests == []  # caught before asking the server
+    control.fill("")  # editing the field clears its mark
+    expect(control).not_to_have_attribute("aria-invalid", "true")
+    assert watched.problems == []
+
+
+def test_both_error_shapes_of_the_api_are_read(server: str, open_page: Callable[..., WatchedPage]) -> None:
+    """A 422 names its parameter in loc: that field is marked; a {"detail": "one line"} error is shown as is."""
+    watched = open_page(DESKTOP)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 5, seed=1)
+
+    answers = [
+        (
+            422,
+            {
+                "detail": [
+                    {"loc": ["query", "top_k"], "msg": "Input should be less than or equal to 1000000", "type": "x"}
+                ]
+            },
+        ),
+        (429, {"detail": "too many requests: try again in 1 s"}),
+    ]
+    page.route(re.compile(r"/sample\?"), lambda route: route.fulfill(status=answers[0][0], json=answers.pop(0)[1]))
+    page.get_by_test_id("sample-button").click()
+    top_k = page.get_by_label("Top-k")
+    expect(top_k).to_be_focused()  # inside More settings, which opens
+    expect(top_k).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#top_k-error")).to_have_text("Top-k should be less than or equal to 1000000.")
+
+    page.get_by_test_id("sample-button").click()
+    expect(page.get_by_test_id("sample-error")).to_contain_text("Too many requests: try again in 1 s.")
+    expect(page.locator("[aria-invalid=true]")).to_have_count(0)
+    assert shown_names(page, 5) == names
+
+
+def test_a_name_the_model_cannot_read_marks_the_score_box(server: str, open_page: Callable[..., WatchedPage]) -> None:
+    watched = open_page(DESKTOP)
+    page = watched.page
+    page.goto(server)
+    page.get_by_test_id("score-input").fill("em4a")
+    page.get_by_test_id("score-input").press("Enter")
+    expect(page.get_by_test_id("score-input")).to_have_attribute("aria-invalid", "true")
+    error = page.locator("#score-error")
+    expect(error).to_contain_text("4")
+    assert error.inner_text().startswith("Name"), error.inner_text()
+    assert re.search(r"\btext\b", error.inner_text()) is None
+    expect(page.locator("#score-result")).to_be_hidden()
+
+
+def test_copy_one_name_copy_all_and_download_them_as_csv(server: str, open_page: Callable[..., WatchedPage]) -> None:
+    watched = open_page(DESKTOP, permissions=["clipboard-read", "clipboard-write"], accept_downloads=True)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 5, seed=99)
+    expected = api_sample(server, n=5, seed=99)
+    assert names == expected["names"]
+
+    page.get_by_role("button", name=f"Copy {names[1]}", exact=True).click()
+    expect(page.locator("#copy-status")).to_have_text(f"Copied “{names[1]}”.")
+    assert page.evaluate("navigator.clipboard.readText()") == names[1]
+
+    page.get_by_test_id("copy-all").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied 5 names, one per line.")
+    assert page.evaluate("navigator.clipboard.readText()") == "\n".join(names) + "\n"
+
+    with page.expect_download() as download_info:
+        page.get_by_test_id("download-csv").click()
+    download = download_info.value
+    assert download.suggested_filename == "namegen-seed-99.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert [(r["name"], r["novel"], float(r["log_prob"])) for r in rows] == [
+        (s["name"], str(s["novel"]).lower(), s["log_prob"]) for s in expected["samples"]
+    ]
+    assert watched.problems == []
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS rgb()/rgba() colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [float(x) / 255 for x in re.findall(r"[\d.]+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_keyboard_focus_ring_has_3_to_1_contrast_with_the_card(
+    server: str, open_page: Callable[..., WatchedPage], scheme: str
+) -> None:
+    watched = open_page(DESKTOP, color_scheme=scheme)
+    page = watched.page
+    page.goto(server)
+    page.get_by_label("Names", exact=True).focus()
+    page.keyboard.press("Shift+Tab")  # keyboard focus: :focus-visible
+    page.keyboard.press("Tab")
+    ring, card = page.evaluate(
+        """() => [getComputedStyle(document.activeElement).outlineColor,
+                  getComputedStyle(document.activeElement.closest(".card")).backgroundColor]"""
+    )
+    assert contrast(ring, card) >= 3, (ring, card)
+
+
+def test_each_name_buttons_accessible_name_starts_with_its_visible_name(
+    server: str, open_page: Callable[..., WatchedPage]
+) -> None:
+    watched = open_page(DESKTOP)
+    page = watched.page
+    page.goto(server)
+    for sample in api_sample(server, n=6, seed=4)["samples"]:
+        assert sample["name"] in generate(page, 6, seed=4)
+        label = "new" if sample["novel"] else "known"
+        pattern = re.compile(rf"^{sample['name']} {label} log p", re.IGNORECASE)
+        expect(page.get_by_role("button", name=pattern)).to_have_count(1)
+        break
+    assert page.locator("#names .name-button[aria-label]").count() == 0
+
+
+def bring_to(page: Page, server: str, state: str) -> None:
+    page.goto(server)
+    page.wait_for_load_state("networkidle")
+    if state == "load":
+        return
+    names = generate(page, 12, seed=7)
+    if state == "score":
+        name_button(page, names[1]).click()
+        expect(page.get_by_test_id("score-verdict")).to_be_visible()
+    elif state == "form-error":
+        page.get_by_label("Names", exact=True).fill("5000")
+        page.get_by_test_id("sample-button").click()
+        expect(page.get_by_label("Names", exact=True)).to_have_attribute("aria-invalid", "true")
+    page.wait_for_timeout(600)  # smooth scrolling done
+
+
+@pytest.mark.skipif(not AXE.is_file(), reason=f"{AXE} is absent: run `make browser-deps` (npm axe-core)")
+@pytest.mark.parametrize("state", ["load", "generate", "score", "form-error"])
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_axe_finds_no_serious_or_critical_violation(
+    server: str, open_page: Callable[..., WatchedPage], viewport: str, state: str
+) -> None:
+    page = open_page(VIEWPORTS[viewport]).page
+    bring_to(page, server, state)
+    page.evaluate(AXE.read_text(encoding="utf-8"))  # through DevTools: the page's CSP allows no inline script
+    violations: list[dict[str, Any]] = page.evaluate(
+        """() => axe.run(document, {
+            rules: {"label-content-name-mismatch": {enabled: true}, "target-size": {enabled: true}},
+            resultTypes: ["violations"],
+        }).then((result) => result.violations.map((v) => ({
+            id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")),
+        })))"""
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"axe-{viewport}-{state}.json").write_text(json.dumps(violations, indent=1) + "\n")
+    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_screenshot_after_generate_and_a_score(
+    server: str, open_page: Callable[..., WatchedPage], viewport: str
+) -> None:
+    """test-artifacts/screenshot-{desktop,phone}.png: copy them to docs/ to refresh the README's pictures."""
+    watched = open_page(VIEWPORTS[viewport])
+    page = watched.page
+    bring_to(page, server, "score")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"screenshot-{viewport}.png"), full_page=True)
     assert watched.problems == []

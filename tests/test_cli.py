@@ -54,7 +54,7 @@ def test_score_text_shows_losses(client: TestClient, capsys: pytest.CaptureFixtu
         (["sample", "--temperature", "0"], "temperature"),
         (["sample", "--top-p", "1.5"], "top-p"),
         (["sample", "--prefix", "k9"], "'9' at position 1"),
-        (["sample", "--min-length", "6", "--max-length", "4"], "min_length (6) must be <="),
+        (["sample", "--min-length", "6", "--max-length", "4"], "--min-length: must be at most max_length (4), got 6"),
         (["score", "em ma"], "' ' at position 2"),
     ],
 )
@@ -76,3 +76,84 @@ def test_model_option_loads_that_file(artifact: Artifact, capsys: pytest.Capture
     path = artifact.path
     assert main(["sample", "-n", "3", "--seed", "4", "--model", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["returned"] == 3
+
+
+# ---- train, evaluate and sweep: one CLI for the training tools ----------------------------------------------
+
+
+def help_text(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """What `namegen ARGV` prints for --help, with argparse's line wrapping undone."""
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    text = help_text(["--help"], capsys, monkeypatch)
+    assert "{sample,score,serve,train,evaluate,sweep}" in text
+    assert "train a model on a words file and write it with its model card" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "defaults"),
+    [
+        (
+            "train",
+            [
+                "--data DATA training words: UTF-8, one item per line (default: ../shared/data/names.txt)",
+                "--recipe {default,lecture} named settings (training/recipes.py) (default: default)",
+                "card and plots go beside it (default: model_artifacts/names-mlp.pt)",
+                "(default: the recipe's: default 20000, lecture 200000)",
+            ],
+        ),
+        (
+            "evaluate",
+            [
+                "MODEL a namegen model file (.pt) (default: model_artifacts/names-mlp.pt)",
+                "WORDS UTF-8, one per line (default: ../shared/data/names.txt)",
+                "(default: reference)",
+            ],
+        ),
+        (
+            "sweep",
+            [
+                "--data DATA words: UTF-8, one item per line (default: ../shared/data/names.txt)",
+                "--budget-minutes BUDGET_MINUTES no trial starts after this (default: 30.0)",
+                "--mode {grid,random} how settings are chosen (default: random)",
+                "--out OUT results directory (default: runs/sweep-<timestamp>/)",
+            ],
+        ),
+    ],
+)
+def test_training_command_help_is_namegens_and_shows_the_defaults(
+    command: str, defaults: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = help_text([command, "--help"], capsys, monkeypatch)
+    assert text.startswith(f"usage: namegen {command} [-h]")
+    for default in defaults:
+        assert default in text
+
+
+def test_python_m_training_train_keeps_its_own_name(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.train import main as train_main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit):
+        train_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m training.train [-h]")
+
+
+def test_without_the_training_package_train_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Docker image ships app/ only: importing training.train fails there as it does here.
+    monkeypatch.setitem(sys.modules, "training.train", None)
+    assert main(["train", "--steps", "5"]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == (
+        "namegen: error: `namegen train` needs the repository's training/ package, "
+        "which this installation lacks (run it from a clone)\n"
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.data import ContextWindows, Vocabulary, file_sha256, read_words, reference_split
+from training.data import ContextWindows, DataError, Vocabulary, file_sha256, read_words, reference_split
 
 NAMES = Path(__file__).parents[1].parent / "shared/data/names.txt"
 needs_names = pytest.mark.skipif(not NAMES.is_file(), reason=f"{NAMES} absent (python -m training.download)")
@@ -36,7 +36,17 @@ def test_read_words_rejects_the_boundary_token_inside_an_item(tmp_path: Path) ->
 def test_read_words_rejects_a_file_with_only_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "w.txt"
     path.write_text("\n  \n\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="no non-empty lines"):
+    with pytest.raises(DataError) as raised:
+        read_words(path)
+    assert (
+        str(raised.value) == f"{path}: no items: the file is empty or has only blank lines (expected one item per line)"
+    )
+
+
+def test_read_words_names_the_line_of_the_first_byte_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "w.txt"
+    path.write_bytes(b"anna\nbob\nchlo\xe9\n")  # latin-1
+    with pytest.raises(DataError, match=r"not UTF-8 text \(byte 0xe9 on line 3\)"):
         read_words(path)
 
 

@@ -149,8 +149,8 @@ def test_a_missing_file_is_a_clear_error(
     missing = tmp_path / "missing"
     args = [str(missing), str(tiny.data)] if which == "artifact" else [str(tiny.artifact), str(missing)]
     assert main(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and str(missing) in err and "not found" in err
+    kind = "model" if which == "artifact" else "data"
+    assert capsys.readouterr().err == f"namegen: error: {missing}: {kind} file not found\n"
 
 
 def test_a_file_that_is_not_an_artifact_is_a_clear_error(
@@ -159,4 +159,7 @@ def test_a_file_that_is_not_an_artifact_is_a_clear_error(
     fake = tmp_path / "fake.pt"
     fake.write_bytes(b"not a model")
     assert main([str(fake), str(tiny.data)]) == 2
-    assert "not a loadable TorchScript file" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"namegen: error: {fake}: not a TorchScript archive "
+        "(a namegen model is a .pt file written by `namegen train`)\n"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -147,13 +148,13 @@ def test_a_context_too_large_for_int64_keys_is_served_exactly(tmp_path: Path) ->
 
 def test_warm_up_fills_the_context_cache_without_changing_the_names(artifact: Artifact) -> None:
     cold = Engine(artifact, Settings(warm_names=0))
-    cold.warm_up()
+    asyncio.run(cold.warm_up())
     warm = Engine(artifact, Settings(warm_names=3000))
-    warm.warm_up()
+    asyncio.run(warm.warm_up())
     filled = int((warm.sampler.cache_keys != -1).sum())
     assert filled > int((cold.sampler.cache_keys != -1).sum()) + 3000  # 3000 names bring > 1 new context each
     spec = SampleSpec(n=50, seed=9, temperature=0.9)
-    assert warm.sample(spec) == cold.sample(spec)
+    assert warm.sample_now(spec) == cold.sample_now(spec)
 
 
 def test_parallel_network_shares_give_the_same_distributions_and_names(artifact: Artifact) -> None:

@@ -9,7 +9,6 @@ import torch
 
 from app.engine.artifact import Artifact
 from app.engine.scorer import Scorer
-from app.engine.textrules import InvalidInput, TextRules
 
 
 def independent_losses(artifact: Artifact, text: str) -> list[float]:
@@ -42,35 +41,3 @@ def test_a_text_scores_the_same_alone_and_in_a_batch(artifact: Artifact) -> None
     alone = scorer.score_many(["sophia"])[0]
     batched = scorer.score_many(["a", "sophia", "christopher"])[1]
     assert [c["loss"] for c in batched["chars"]] == pytest.approx([c["loss"] for c in alone["chars"]], abs=1e-5)
-
-
-def test_lower_case_vocab_lower_cases_and_strips() -> None:
-    rules = TextRules([".", "a", "b"])
-    assert rules.normalize("  AbA \n") == "aba"
-
-
-def test_mixed_case_vocab_keeps_case() -> None:
-    rules = TextRules([".", "A", "a", "b"])
-    assert rules.normalize(" Ab ") == "Ab"
-
-
-def test_outside_vocab_names_each_character_and_position() -> None:
-    rules = TextRules([".", "a", "b"])
-    with pytest.raises(InvalidInput) as info:
-        rules.check("a1b?", "text", max_length=64)
-    message = str(info.value)
-    assert "'1' at position 1" in message
-    assert "'?' at position 3" in message
-
-
-def test_boundary_token_is_not_a_valid_character() -> None:
-    with pytest.raises(InvalidInput, match=r"'\.' at position 1"):
-        TextRules([".", "a", "b"]).check("a.b", "text", max_length=64)
-
-
-def test_empty_and_too_long_are_invalid() -> None:
-    rules = TextRules([".", "a"])
-    with pytest.raises(InvalidInput, match="empty"):
-        rules.check("", "text", max_length=5)
-    with pytest.raises(InvalidInput, match="6 characters; the limit is 5"):
-        rules.check("aaaaaa", "text", max_length=5)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,10 +15,13 @@ import pytest
 import torch
 from synthetic import syllable_words
 
+import training.sweep
 from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
+from training.command import CommandError
 from training.data import ContextWindows, Vocabulary, read_words, reference_split
 from training.sweep import RANDOM_SPACE, candidates, main, run_sweep
+from training.train import TrainResult
 
 # Small, fast models only: the search machinery is under test, not the data.
 TINY_AXES = [
@@ -150,8 +155,25 @@ def test_random_search_stops_at_the_size_of_a_small_space() -> None:
     assert sorted(d["block_size"] for d in candidates("random", space, 10, seed=0)) == [2, 3]
 
 
-def test_a_malformed_axis_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--set", "width=3"])
-    assert exit_info.value.code == 2
-    assert "expected AXIS=v1,v2" in capsys.readouterr().err
+def test_a_malformed_axis_is_one_line_naming_the_axes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--set", "width=3"]) == 2
+    assert capsys.readouterr().err == (
+        f"namegen: error: --set width=3: expected AXIS=V1,V2 with AXIS one of {', '.join(RANDOM_SPACE)}\n"
+    )
+
+
+def test_no_artifact_is_exported_when_every_trial_diverged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = write_tiny_data(tmp_path / "tiny.txt")
+    real_train = training.sweep.train
+
+    def diverging(*args: Any, **kwargs: Any) -> TrainResult:
+        result = real_train(*args, **kwargs)
+        return dataclasses.replace(result, dev_loss=math.inf, best_step=0)  # as if NaN at every evaluation
+
+    monkeypatch.setattr(training.sweep, "train", diverging)
+    overrides: dict[str, list[Any]] = {"block_size": [3], "n_embd": [4], "n_hidden": [16], "n_layers": [1]}
+    best = tmp_path / "best.pt"
+    with pytest.raises(CommandError) as raised:
+        run_sweep(data, 60, "grid", 1, 20, tmp_path / "out", best, threads=1, overrides=overrides, log=lambda _: None)
+    assert str(raised.value) == f"no trial reached a finite dev loss: {best} not written"
+    assert not best.exists()

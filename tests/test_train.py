@@ -14,9 +14,9 @@ from synthetic import syllable_words, tiny_train_config
 import training.train
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import Vocabulary, reference_split
-from training.model import ModelConfig, loss_on
+from training.model import ModelConfig, NameMLP, loss_on
 from training.recipes import TrainConfig
-from training.train import SplitWindows, learning_rate, train
+from training.train import SplitWindows, TrainResult, learning_rate, train
 
 
 @pytest.fixture(autouse=True)
@@ -146,3 +146,24 @@ def test_bf16_autocast_training_learns_and_is_deterministic() -> None:
     assert first.dev_loss < first.history[0]["dev_loss"] - 0.2
     # The kept weights are float32 and evaluation runs without autocast: the served model is a float32 model.
     assert all(p.dtype == torch.float32 for p in first.model.parameters())
+
+
+def test_a_diverged_run_writes_no_model_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # NaN at every evaluation leaves no best step and a dev loss of inf: exporting that would write a card
+    # reading "dev inf", so nothing is written and the command fails with one line.
+    data = tmp_path / "words.txt"
+    data.write_text("\n".join(syllable_words(60, seed=1)) + "\n", encoding="utf-8")
+    out = tmp_path / "m.pt"
+
+    def diverged(config: TrainConfig, windows: SplitWindows, **kwargs: Any) -> TrainResult:
+        return TrainResult(NameMLP(config.model).eval(), 0, math.nan, math.inf, 0.0)
+
+    monkeypatch.setattr(training.train, "train", diverged)
+    status = training.train.main(["--data", str(data), "--recipe", "lecture", "--out", str(out), "--no-progress"])
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"namegen: error: the dev or test loss is not finite (training diverged): {out} not written\n"
+    )
+    assert not out.exists()

@@ -15,18 +15,40 @@ import torch
 
 BOUNDARY = "."  # start/end-of-item token, always id 0
 SPLIT_SEED = 42  # the lectures' seed, so losses compare with theirs
+# Relative to the repository root, where the commands are run: the data lives beside the repo, never in it.
+DEFAULT_DATA = Path("../shared/data/names.txt")
+
+
+class DataError(ValueError):
+    """A words file that cannot be used, said in one line that names it."""
 
 
 def read_words(path: str | Path) -> list[str]:
     """One item per line, UTF-8; lines are stripped and empty ones dropped."""
-    text = Path(path).read_text(encoding="utf-8")
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file (one item per line)")
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        hint = " (`make download` fetches the reference names.txt)" if path == DEFAULT_DATA else ""
+        raise DataError(f"{path}: data file not found{hint}") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save it as UTF-8, one item per line"
+        ) from None
     words = [line.strip() for line in text.splitlines()]
     words = [w for w in words if w]
     if not words:
-        raise ValueError(f"{path}: no non-empty lines")
+        raise DataError(f"{path}: no items: the file is empty or has only blank lines (expected one item per line)")
     bad = sorted({w for w in words if BOUNDARY in w})
     if bad:
-        raise ValueError(f"{path}: {len(bad)} item(s) contain the boundary token '.', e.g. {bad[0]!r}")
+        raise DataError(f"{path}: {len(bad)} item(s) contain the boundary token '.', e.g. {bad[0]!r}")
     return words
 
 
@@ -69,6 +91,12 @@ def reference_split(words: list[str], seed: int = SPLIT_SEED) -> Split:
     random.Random(seed).shuffle(shuffled)  # same order as random.seed(seed); random.shuffle(...)
     n1, n2 = int(0.8 * len(shuffled)), int(0.9 * len(shuffled))
     return Split(shuffled[:n1], shuffled[n1:n2], shuffled[n2:])
+
+
+def split_word_counts(words: list[str]) -> dict[str, int]:
+    """Words in each part of the reference split, for the model card."""
+    split = reference_split(words)
+    return {"train": len(split.train), "dev": len(split.dev), "test": len(split.test)}
 
 
 @dataclass(frozen=True)

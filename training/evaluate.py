@@ -1,6 +1,6 @@
 """Score an exported artifact on a words file, from its TorchScript forward alone.
 
-    python -m training.evaluate model_artifacts/names-mlp.pt ../shared/data/names.txt [--split all] [--json]
+    namegen evaluate [MODEL [WORDS]] [--split all] [--json]     (or python -m training.evaluate ...)
 
 By default the file is cut with the reference 80/10/10 split and one row is
 printed per part; `--split all` scores the whole file as one row. Every row
@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from app.engine.artifact import Artifact, ArtifactError, load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
-from training.data import ContextWindows, Vocabulary, file_sha256, read_words, reference_split
+from training.command import DEFAULT_MODEL, HelpFormatter, fail
+from training.data import DEFAULT_DATA, ContextWindows, Vocabulary, file_sha256, read_words, reference_split
 
 SPLITS = ("train", "dev", "test")
 DEV_LOSS_BAR = 1.95  # the shipped artifact's target on the reference dev split (nats/char)
@@ -108,17 +109,15 @@ def evaluate_file(
 ) -> tuple[Artifact, list[EvalRow], bool]:
     """Load both inputs, check they fit together and score them. Returns (artifact, rows, same_data)
     where same_data says the file is the one the artifact was trained on (by sha256)."""
+    words_path = Path(words_path)
+    try:  # the words first: reading them is quick, loading a model is not
+        words = read_words(words_path)
+    except ValueError as exc:  # DataError: missing, a directory, empty, not UTF-8, a '.' inside an item
+        raise EvaluationError(str(exc)) from None
     try:
         artifact = load_artifact(artifact_path)
     except ArtifactError as exc:
         raise EvaluationError(str(exc)) from None
-    words_path = Path(words_path)
-    if not words_path.is_file():
-        raise EvaluationError(f"{words_path}: words file not found")
-    try:
-        words = read_words(words_path)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EvaluationError(str(exc).splitlines()[0] if str(exc) else f"{words_path}: unreadable") from None
     check_vocabulary(words, artifact.vocab, str(words_path))
     same_data = artifact.meta.get("dataset", {}).get("sha256") == file_sha256(words_path)
     return artifact, evaluate_words(artifact, words, split, meta_losses=same_data), same_data
@@ -154,27 +153,28 @@ def report(artifact: Artifact, words_path: Path, rows: list[EvalRow], same_data:
     }
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("artifact", type=Path, help="a namegen TorchScript artifact (.pt)")
-    p.add_argument("words", type=Path, help="one item per line, UTF-8")
+def parse_args(argv: list[str] | None, prog: str = "python -m training.evaluate") -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument(
+        "artifact", metavar="MODEL", type=Path, nargs="?", default=DEFAULT_MODEL, help="a namegen model file (.pt)"
+    )
+    p.add_argument("words", metavar="WORDS", type=Path, nargs="?", default=DEFAULT_DATA, help="UTF-8, one per line")
     p.add_argument(
         "--split",
         choices=("reference", "all", *SPLITS),
         default="reference",
-        help="reference: train/dev/test rows of the reference split (default); all: the whole file",
+        help="reference: train/dev/test rows of the reference split; all: the whole file; or one part",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m training.evaluate") -> int:
+    args = parse_args(argv, prog)
     try:
         artifact, rows, same_data = evaluate_file(args.artifact, args.words, args.split)
     except EvaluationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     if args.json:
         print(json.dumps(report(artifact, args.words, rows, same_data), indent=1))
         return 0

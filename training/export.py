@@ -12,15 +12,17 @@ import torch
 
 from app.engine.artifact import ARTIFACT_FORMAT, ARTIFACT_VERSION, META_FILE, WORDS_FILE
 from training.bigram import bigram_log_probs, bigram_loss
-from training.data import Vocabulary, file_sha256
-from training.model import NameMLP
+from training.data import ContextWindows, Vocabulary, file_sha256, split_word_counts
+from training.download import NAMES_SHA256
+from training.model import ModelConfig, NameMLP, ServedNameMLP
 from training.recipes import TrainConfig
 
 
 def script_and_check(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule:
-    """Script the model and prove the scripted forward (and its fast path) match eager."""
+    """Script the model in its serving layout (ServedNameMLP) and prove the scripted forward (and its fast path)
+    match the eager model."""
     model.eval()
-    scripted = torch.jit.script(model)
+    scripted = torch.jit.script(ServedNameMLP(model).eval())
     with torch.no_grad():
         eager = model(probe)
         script = scripted(probe)
@@ -32,6 +34,36 @@ def script_and_check(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptMod
     if not torch.allclose(eager, fast, atol=1e-4, rtol=0):
         raise RuntimeError("export check failed: position tables do not reproduce the forward")
     return scripted
+
+
+QUANTILE_POINTS = 101  # 0 %, 1 %, ..., 100 %
+
+
+def mean_loss_quantiles(
+    module: torch.nn.Module, windows: ContextWindows, points: int = QUANTILE_POINTS, batch_size: int = 32768
+) -> list[float]:
+    """Quantiles (0 .. 100 %, `points` of them, ascending) of the per-name mean loss over `windows`.
+
+    A name's mean loss is what /score reports as mean_loss: the mean of -ln p over its characters and its end
+    token, through `module`'s forward in double precision. Names are read back from the windows: each one ends
+    at the window whose target is the end token (id 0). The service places a scored text among these names.
+    """
+    losses = []
+    with torch.no_grad():
+        for start in range(0, len(windows), batch_size):
+            logits = module(windows.x[start : start + batch_size]).double()
+            targets = windows.y[start : start + batch_size]
+            losses.append(-torch.log_softmax(logits, dim=1).gather(1, targets[:, None]).squeeze(1))
+    per_window = torch.cat(losses)
+    ends = windows.y == 0
+    name_index = torch.cumsum(ends.long(), 0) - ends.long()  # windows of name k, its end token included
+    count = int(ends.sum())
+    if count == 0:
+        raise ValueError("no complete name in the windows: cannot compute mean-loss quantiles")
+    totals = torch.zeros(count, dtype=torch.float64).index_add_(0, name_index, per_window)
+    lengths = torch.zeros(count, dtype=torch.float64).index_add_(0, name_index, torch.ones_like(per_window))
+    levels = torch.linspace(0, 1, points, dtype=torch.float64)
+    return [round(float(q), 6) for q in torch.quantile(totals / lengths, levels)]
 
 
 def save_artifact(scripted: torch.jit.ScriptModule, meta: dict[str, Any], words: list[str], out: Path) -> None:
@@ -67,11 +99,14 @@ def export_artifact(
         "test_loss": round(test_loss, 5),
         "bigram_dev_loss": round(bigram_loss(bigram, windows.dev), 5),
         "bigram_test_loss": round(bigram_loss(bigram, windows.test), 5),
+        "mean_loss_quantiles": mean_loss_quantiles(scripted, windows.dev),
         "best_step": result.best_step,
         "dataset": {
             "name": data_path.name,
             "sha256": file_sha256(data_path),
             "words": len(words),
+            "distinct_words": len(set(words)),
+            "split_words": split_word_counts(words),
             "split": {"train": len(windows.train), "dev": len(windows.dev), "test": len(windows.test)},
             "split_unit": "windows (characters + end tokens)",
         },
@@ -106,11 +141,38 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
     precision = (
         "; forward matmuls in bfloat16 while training (autocast), weights float32" if hp.get("bf16_autocast") else ""
     )
+    distinct = f" ({ds['distinct_words']:,} distinct)" if "distinct_words" in ds else ""
+    windows = " / ".join(f"{ds['split'][part]:,}" for part in ("train", "dev", "test"))
+    split = f"{windows} windows (characters + end tokens)"
+    if "split_words" in ds:  # cards of models exported before the word counts were recorded have windows only
+        split = " / ".join(f"{ds['split_words'][part]:,}" for part in ("train", "dev", "test")) + f" words; {split}"
+    # Provenance is known only for the reference file, recognised by its checksum; any other file is described
+    # by what was measured, never by the reference data's history.
+    if ds["sha256"] == NAMES_SHA256:
+        source = (
+            "the reference names data: the 32,033 most common first names given in the United States in 2018 "
+            "(U.S. Social Security Administration statistics), lowercase a-z, as published in karpathy/makemore "
+            "(`names.txt`, MIT licence)"
+        )
+        biases = "that data's biases (US first names of 2018)"
+    else:
+        source = (
+            f"`{ds['name']}`, not the reference names data (its sha256 differs); where it comes from is not recorded"
+        )
+        biases = f"whatever biases `{ds['name']}` carries"
     lines = [
         f"# Model card: {out.name}",
         "",
         f"Character-level MLP (Bengio et al. 2003) trained with the `{meta['recipe']}` recipe on "
-        f"`{ds['name']}` ({ds['words']} words, sha256 `{ds['sha256']}`), reference 80/10/10 split.",
+        f"`{ds['name']}` (below).",
+        "",
+        "## Training data",
+        "",
+        f"- File `{ds['name']}`: {ds['words']:,} words{distinct}, sha256 `{ds['sha256']}`",
+        f"- Reference split (shuffled with seed 42, 80/10/10), train / dev / test: {split}",
+        f"- Source: {source}",
+        "",
+        "## Results",
         "",
         "| loss (nats/char, end token included) | value |",
         "| --- | --- |",
@@ -125,8 +187,9 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
         f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}"
         f"{precision}",
         f"- Training time: {meta['training_seconds']:.0f} s; torch {meta['torch_version']}; created {meta['created']}",
+        *served_lines(meta),
         "- Intended use: inventing name-like strings and scoring how name-like a string is. It knows only "
-        "the characters of its training data and reflects that data's biases (US baby names, 2018).",
+        f"the characters of its training data and reflects {biases}.",
         "",
         f"![loss curve]({out.with_suffix('.loss.png').name})",
         f"![character embeddings]({out.with_suffix('.embeddings.png').name})",
@@ -135,3 +198,83 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
     out.with_suffix(".card.md").write_text("\n".join(lines))
     card = {k: v for k, v in meta.items() if k != "history"}
     out.with_suffix(".card.json").write_text(json.dumps(card, indent=1) + "\n")
+
+
+def served_lines(meta: dict[str, Any]) -> list[str]:
+    """The card's line on what is served, for an artifact re-exported by reexport_served (others have none)."""
+    served = meta.get("served")
+    if not isinstance(served, dict):
+        return []
+    return [
+        f"- Served in {served['precision']} ({served['layout']}); re-exported {served['exported']} from the trained "
+        f"weights; the dev and test losses above are measured through {served['losses_through']}"
+    ]
+
+
+def served_losses(artifact_path: Path, words: list[str]) -> float:
+    """Mean nats per character (end token included) of `words` through the service's own scoring path
+    (app.engine.scorer.Scorer: the tables, the bucket padding and the precision /score uses)."""
+    from app.engine.artifact import load_artifact
+    from app.engine.scorer import Scorer
+
+    scorer = Scorer(load_artifact(artifact_path))
+    total = count = 0.0
+    for start in range(0, len(words), 1000):
+        for result in scorer.score_many(words[start : start + 1000]):
+            total += result["total_loss"]
+            count += len(result["chars"])
+    return total / count
+
+
+def reexport_served(path: Path, data: Path, out: Path | None = None) -> dict[str, Any]:
+    """Re-export an artifact scripted from a NameMLP (its state dict loads into NameMLP with the config in
+    meta["hyperparameters"]) in the serving layout, from the same weights: no retraining.
+
+    Every meta.json key is carried over as it is at this moment; the dev and test losses (and the mean-loss
+    quantiles) are recomputed through the new file, the dev and test losses through the service's scoring path.
+    """
+    from training.data import read_words, reference_split
+
+    out = out or path
+    extra = {META_FILE: "", WORDS_FILE: ""}
+    old = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    meta: dict[str, Any] = json.loads(extra[META_FILE])
+    raw = extra[WORDS_FILE]
+    words_all = gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
+    hp = meta["hyperparameters"]
+    model = NameMLP(ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp}))
+    model.load_state_dict(old.state_dict())  # fails loudly for anything but a NameMLP's weights
+    words = read_words(data)
+    split = reference_split(words)
+    windows = ContextWindows.build(split.dev, Vocabulary(tuple(meta["vocab"])), meta["block_size"])
+    scripted = script_and_check(model, windows.x[:4096])
+    save_artifact(scripted, meta, words_all, out)  # first with the old meta, to score through the file itself
+    meta["dev_loss"] = round(served_losses(out, split.dev), 5)
+    meta["test_loss"] = round(served_losses(out, split.test), 5)
+    if "mean_loss_quantiles" in meta:
+        meta["mean_loss_quantiles"] = mean_loss_quantiles(scripted, windows)
+    meta["served"] = {
+        "layout": "ServedNameMLP: members stacked (one baddbmm per layer), tanh as a folded sigmoid, first layer "
+        "from the per-position tables",
+        "precision": "float32",
+        "losses_through": "app.engine.scorer.Scorer (the /score path)",
+        "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "torch_version": torch.__version__,
+    }
+    save_artifact(scripted, meta, words_all, out)
+    write_card(meta, out)
+    return meta
+
+
+if __name__ == "__main__":
+    import argparse
+
+    from training.data import DEFAULT_DATA
+
+    parser = argparse.ArgumentParser(description=reexport_served.__doc__)
+    parser.add_argument("artifact", type=Path, help="a NameMLP artifact, re-exported in place unless --out")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the words file of the reference split")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    result = reexport_served(args.artifact, args.data, args.out)
+    print(json.dumps({k: result[k] for k in ("dev_loss", "test_loss", "served")}, indent=1))

@@ -8,6 +8,7 @@ hidden layer(s) -> logits over the vocabulary.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -174,3 +175,117 @@ def loss_on(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int 
             total += F.cross_entropy(logits, y[start : start + batch_size], reduction="sum").item()
     model.train(was_training)
     return total / x.shape[0]
+
+
+def _halved_tanh_weights(linears: list[nn.Linear]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stacked (members, in, out) weights and (members, 1, out) biases of a layer whose input was tanh(a) and is
+    now s = sigmoid(2a): since tanh(a) = 2 s - 1, W tanh(a) + c = (2 W) s + (c - W 1)."""
+    weight = torch.stack([2 * lin.weight.t() for lin in linears])
+    bias = torch.stack([lin.bias - lin.weight.sum(dim=1) for lin in linears])[:, None]
+    return weight.contiguous(), bias.contiguous()
+
+
+def _doubled_norm(blocks: list[HiddenBlock]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(2 gamma, 2 beta) of the blocks' layer norms, stacked (members, width): sigmoid(2 LN(a)) = s."""
+    norms = [b.norm for b in blocks if isinstance(b.norm, nn.LayerNorm)]
+    if len(norms) != len(blocks):  # no layer norm: sigmoid(2 a), the scale applied in forward
+        return torch.empty(0), torch.empty(0)
+    return 2 * torch.stack([n.weight for n in norms]), 2 * torch.stack([n.bias for n in norms])
+
+
+class StackedBlock(nn.Module):
+    """A hidden layer after the first, every member at once: one batched matmul, then norm and sigmoid."""
+
+    def __init__(self, blocks: list[HiddenBlock]) -> None:
+        super().__init__()
+        weight, bias = _halved_tanh_weights([b.linear for b in blocks])
+        scale, shift = _doubled_norm(blocks)
+        self.weight = weight
+        self.bias = bias
+        self.scale = scale[:, None] if scale.numel() else scale
+        self.shift = shift[:, None] if shift.numel() else shift
+        self.layer_norm = scale.numel() > 0
+        self.width = weight.shape[-1]
+        self.eps = float(blocks[0].norm.eps) if isinstance(blocks[0].norm, nn.LayerNorm) else 0.0
+        # An identity affine: layer_norm's kernel with weight and bias is faster than its kernel without.
+        self.ones = torch.ones(self.width)
+        self.zeros = torch.zeros(self.width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(members, B, in) sigmoids -> (members, B, out) sigmoids."""
+        a = torch.baddbmm(self.bias, x, self.weight)
+        if self.layer_norm:
+            a = F.layer_norm(a, [self.width], self.ones, self.zeros, self.eps)
+            return torch.sigmoid_(torch.addcmul(self.shift, a, self.scale))
+        return torch.sigmoid_(a * 2.0)
+
+
+class ServedNameMLP(nn.Module):
+    """A trained NameMLP rearranged for serving (what training/export.py scripts): the same function, fewer ops.
+
+    At the service's small batches most of the time is per-operator overhead, and tanh is the slowest
+    elementwise kernel here, so:
+    - the members' layers are stacked and run as one batched matmul (baddbmm) per layer, the layer norms on the
+      stacked tensor, instead of a chain of small ops per member;
+    - tanh(a) = 2 sigmoid(2a) - 1, the 2 folded into the layer norm's affine and the "2 s - 1" into the next
+      layer's weights and bias: one sigmoid where there was a tanh, and no extra op;
+    - the first layer always comes from the per-position tables (an embedding_bag sum), in forward too: the
+      tables are the embeddings times W1, precomputed, so the wide embedding -> hidden matmul never runs.
+    Its tensors are plain attributes, not parameters: it is for inference only; NameMLP stays the training model.
+    """
+
+    def __init__(self, model: NameMLP) -> None:
+        super().__init__()
+        members = [m for m in model.members if isinstance(m, MemberMLP)]
+        self.block_size = model.block_size
+        self.n_members = len(members)
+        self.n_hidden = model.n_hidden
+        self.log_members = math.log(self.n_members)
+        with torch.no_grad():
+            tables = model.position_tables().detach().contiguous()  # (block_size, V, members * n_hidden)
+            self.vocab_size = tables.shape[1]
+            self.tables = tables
+            self.offsets = torch.arange(self.block_size) * self.vocab_size
+            firsts = [m.first for m in members]
+            scale, shift = _doubled_norm(firsts)
+            self.first_scale = scale
+            self.first_shift = shift
+            self.layer_norm = scale.numel() > 0
+            self.eps = float(firsts[0].norm.eps) if isinstance(firsts[0].norm, nn.LayerNorm) else 0.0
+            self.ones = torch.ones(self.n_hidden)  # identity affine, as in StackedBlock
+            self.zeros = torch.zeros(self.n_hidden)
+            depth = len(members[0].deeper)
+            self.deeper = nn.ModuleList(
+                StackedBlock([m.deeper[d] for m in members if isinstance(m.deeper[d], HiddenBlock)])  # type: ignore[misc]
+                for d in range(depth)
+            )
+            head_weight, head_bias = _halved_tanh_weights([m.head for m in members])
+            self.head_weight = head_weight
+            self.head_bias = head_bias
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, block_size) token ids -> (B, vocab_size) log-probabilities of the mixture."""
+        pre = F.embedding_bag(idx + self.offsets, self.tables.view(-1, self.tables.shape[-1]), mode="sum")
+        return self.logits_from_first_layer(pre)
+
+    @torch.jit.export
+    def position_tables(self) -> torch.Tensor:
+        """As NameMLP.position_tables: (block_size, vocab_size, n_members * n_hidden), a copy the caller may keep."""
+        return self.tables.clone()
+
+    @torch.jit.export
+    def logits_from_first_layer(self, pre: torch.Tensor) -> torch.Tensor:
+        """(B, n_members * n_hidden) first-layer pre-activations -> (B, vocab_size) mixture log-probabilities."""
+        x = pre.view(pre.shape[0], self.n_members, self.n_hidden)
+        if self.layer_norm:
+            x = F.layer_norm(x, [self.n_hidden], self.ones, self.zeros, self.eps)
+            x = torch.addcmul(self.first_shift, x, self.first_scale)
+        else:
+            x = x * 2.0
+        x = torch.sigmoid_(x).transpose(0, 1)  # (members, B, n_hidden): a strided view, the matmul reads it as is
+        for block in self.deeper:
+            x = block(x)
+        logits = torch.baddbmm(self.head_bias, x, self.head_weight)  # (members, B, V)
+        if self.n_members == 1:
+            return torch.log_softmax(logits[0], dim=-1)
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - self.log_members

@@ -23,7 +23,7 @@ class TrainConfig:
     seed: int = 2147483647  # the lecture's generator seed
     threads: int = 0  # 0: torch's default
     # Forward matmuls in bfloat16 (torch.autocast; weights, optimizer and evaluation stay float32). On CPUs with
-    # AVX512-BF16 (these machines) a step is ~1.45x faster; elsewhere it is emulated and slower.
+    # AVX512-BF16 (these machines) a step is faster; elsewhere it is emulated and slower.
     bf16_autocast: bool = False
 
 
@@ -33,7 +33,7 @@ def lecture() -> TrainConfig:
 
 
 def default() -> TrainConfig:
-    """The shipped recipe (chosen on dev; see the README's results table): three MLPs, each with a wide first
+    """The shipped recipe (chosen on dev; see docs/experiments.md): three MLPs, each with a wide first
     layer (free at sampling time) and a narrow second one, trained side by side and averaged."""
     return TrainConfig(
         model=ModelConfig(

@@ -1,8 +1,9 @@
 """Hyperparameter search on the reference dev split, within a wall-clock budget.
 
-    python -m training.sweep --data ../shared/data/names.txt --budget-minutes 60 \
-        [--mode grid|random] [--trials K] [--steps N] [--set n_hidden=256,512] \
-        [--export-best model_artifacts/sweep-best.pt] [--out runs/sweep-DATE]
+    namegen sweep [--budget-minutes 60] [--mode grid|random] [--trials K] [--steps N]
+                  [--set n_hidden=256,512] [--export-best model_artifacts/sweep-best.pt]
+
+(or python -m training.sweep ...)
 
 Each trial is the `default` recipe (AdamW, cosine schedule, batch 256) with the
 searched values put in, trained by `training.train.train()` and scored by its
@@ -17,13 +18,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
+import math
 import random
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from training.data import Vocabulary, file_sha256, read_words, reference_split
+from training.command import CommandError, HelpFormatter, fail
+from training.data import DEFAULT_DATA, DataError, Vocabulary, file_sha256, read_words, reference_split
 from training.evaluate import bigram_baseline, bigram_row_loss
 from training.model import loss_on
 from training.recipes import TrainConfig, default
@@ -61,16 +64,36 @@ GRID_SPACE: dict[str, list[Any]] = {
 DEFAULT_RUNS = Path(__file__).resolve().parents[1] / "runs"  # git-ignored
 
 
+# What each axis may be: a value outside would crash a trial or train nothing (a dev loss of inf).
+AXIS_RULES: dict[str, tuple[str, Any]] = {
+    "block_size": ("at least 1", lambda v: v >= 1),
+    "n_embd": ("at least 1", lambda v: v >= 1),
+    "n_hidden": ("at least 1", lambda v: v >= 1),
+    "deep_width": ("0 (as wide as the first layer) or more", lambda v: v >= 0),
+    "n_layers": ("at least 1", lambda v: v >= 1),
+    "dropout": ("0 <= dropout < 1", lambda v: 0 <= v < 1),
+    "n_members": ("at least 1", lambda v: v >= 1),
+    "weight_decay": ("finite, >= 0", lambda v: 0 <= v < math.inf),
+    "lr": ("finite, > 0", lambda v: 0 < v < math.inf),
+    "steps": ("at least 1", lambda v: v >= 1),
+}
+
+
 def parse_axis(text: str) -> tuple[str, list[Any]]:
-    """'n_hidden=256,512' -> ('n_hidden', [256, 512]) with the axis's own type."""
+    """'n_hidden=256,512' -> ('n_hidden', [256, 512]) with the axis's own type, each value checked."""
     name, _, values = text.partition("=")
     if name not in RANDOM_SPACE or not values:
-        raise argparse.ArgumentTypeError(f"expected AXIS=v1,v2 with AXIS one of {', '.join(RANDOM_SPACE)}: {text!r}")
+        raise CommandError(f"--set {text}: expected AXIS=V1,V2 with AXIS one of {', '.join(RANDOM_SPACE)}")
     kind = type(RANDOM_SPACE[name][0])
     try:
-        return name, [kind(v) for v in values.split(",")]
+        parsed = [kind(v) for v in values.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{name}: values must be {kind.__name__}s: {values!r}") from None
+        raise CommandError(f"--set {text}: {name} values must be {kind.__name__}s") from None
+    rule, allowed = AXIS_RULES[name]
+    bad = [v for v in parsed if not allowed(v)]
+    if bad:
+        raise CommandError(f"--set {text}: {name} must be {rule} (got {bad[0]})")
+    return name, parsed
 
 
 def candidates(mode: str, space: dict[str, list[Any]], trials: int, seed: int) -> list[dict[str, Any]]:
@@ -123,14 +146,14 @@ def run_sweep(
         space["steps"] = [steps]
     space.update(overrides or {})
     seed = default().seed if seed is None else seed
-    out = out or DEFAULT_RUNS / f"sweep-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    out.mkdir(parents=True, exist_ok=True)
 
-    words = read_words(data)
+    words = read_words(data)  # before any output exists: a bad file leaves no empty results directory
     vocab = Vocabulary.from_words(words)
     split = reference_split(words)
     if not split.dev:
-        raise ValueError(f"{data}: {len(words)} words leave the dev split empty; a sweep needs at least 10")
+        raise DataError(f"{data}: {len(words)} words leave the dev split empty; a sweep needs at least 10")
+    out = out or DEFAULT_RUNS / f"sweep-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
     bigram_dev = bigram_row_loss(bigram_baseline(split.train, vocab), split.dev, vocab)
     header = [
         f"# Sweep on `{data.name}`",
@@ -175,6 +198,9 @@ def run_sweep(
         write_csv(results, out / "results.csv")
         write_markdown(results, bigram_dev, vocab.size**2, header, out / "results.md")
     write_plot(results, bigram_dev, out / "results.png")
+    if export_best is not None and best is not None and not math.isfinite(best[0]):
+        # Every trial diverged: an artifact would carry a card reading "dev inf".
+        raise CommandError(f"no trial reached a finite dev loss: {export_best} not written", 1)
     if export_best is not None and best is not None:
         from training.export import export_artifact
 
@@ -187,38 +213,47 @@ def run_sweep(
     return results
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=Path("../shared/data/names.txt"), help="one item per line")
-    p.add_argument("--budget-minutes", type=float, default=30.0, help="no trial starts after this (default 30)")
-    p.add_argument("--mode", choices=("grid", "random"), default="random")
+def parse_args(argv: list[str] | None, prog: str = "python -m training.sweep") -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="words: UTF-8, one item per line")
+    p.add_argument("--budget-minutes", type=float, default=30.0, help="no trial starts after this")
+    p.add_argument("--mode", choices=("grid", "random"), default="random", help="how settings are chosen")
     p.add_argument("--trials", type=int, default=1000, help="at most this many trials")
-    p.add_argument("--steps", type=int, help="every trial trains this many steps (else steps is searched)")
+    p.add_argument("--steps", type=int, help="every trial trains this many steps (default: steps is an axis)")
     p.add_argument(
         "--set",
         dest="axes",
         action="append",
-        type=parse_axis,
         default=[],
         metavar="AXIS=V1,V2",
-        help=f"replace an axis's values; axes: {', '.join(RANDOM_SPACE)}",
+        help=f"replace an axis's values (repeatable); axes: {', '.join(RANDOM_SPACE)}",
     )
-    p.add_argument("--seed", type=int, help="training and sampling seed (default: the recipe's)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
-    p.add_argument("--out", type=Path, help="results directory (default runs/sweep-<timestamp>/)")
-    p.add_argument("--export-best", type=Path, metavar="PATH", help="export the best trial as an artifact")
-    args = p.parse_args(argv)
-    if args.budget_minutes <= 0 or args.trials < 1 or (args.steps is not None and args.steps < 1):
-        p.error("--budget-minutes, --trials and --steps must be positive")
-    return args
+    p.add_argument("--seed", type=int, help=f"training and sampling seed (default: the recipe's, {default().seed})")
+    p.add_argument("--threads", type=int, default=0, help="torch threads; 0: torch's choice")
+    p.add_argument("--out", type=Path, help="results directory (default: runs/sweep-<timestamp>/)")
+    p.add_argument("--export-best", type=Path, metavar="PATH", help="export the best trial as a model file")
+    return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if not args.data.is_file():
-        print(f"error: {args.data}: data file not found (python -m training.download fetches it)", file=sys.stderr)
-        return 2
+def check_args(args: argparse.Namespace) -> dict[str, list[Any]]:
+    """Refuse, in one line, settings that could not give a finite dev loss; returns the --set overrides."""
+    if not 0 < args.budget_minutes < math.inf:
+        raise CommandError(f"--budget-minutes must be positive (got {args.budget_minutes:g})")
+    if args.trials < 1:
+        raise CommandError(f"--trials must be at least 1 (got {args.trials})")
+    if args.steps is not None and args.steps < 1:
+        raise CommandError(f"--steps must be at least 1 (got {args.steps}): no step, no dev loss to rank by")
+    if args.threads < 0:
+        raise CommandError(f"--threads must be 0 (torch's choice) or more (got {args.threads})")
+    if args.export_best is not None and args.export_best.is_dir():
+        raise CommandError(f"{args.export_best}: is a directory; --export-best names the model file to write")
+    return dict(parse_axis(text) for text in args.axes)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m training.sweep") -> int:
+    args = parse_args(argv, prog)
     try:
+        overrides = check_args(args)
         run_sweep(
             args.data,
             args.budget_minutes * 60,
@@ -229,11 +264,12 @@ def main(argv: list[str] | None = None) -> int:
             args.export_best,
             args.seed,
             args.threads,
-            dict(args.axes),
+            overrides,
         )
-    except ValueError as exc:  # read_words: empty file or '.' inside an item
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except DataError as exc:
+        return fail(str(exc))
+    except CommandError as exc:
+        return fail(str(exc), exc.code)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def write_plot(trials: list[Trial], bigram_dev: float, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    trials = [t for t in trials if math.isfinite(t.dev_loss)]  # a diverged trial has no point to place
     full = [t for t in trials if not t.cut_by_budget]
     cut = [t for t in trials if t.cut_by_budget]
     ax.scatter([t.parameters for t in full], [t.dev_loss for t in full], label="trial", color="#1f77b4")
@@ -110,7 +112,8 @@ def write_plot(trials: list[Trial], bigram_dev: float, out: Path) -> None:
     for (label, _, dev), style in zip(REFERENCE_ROWS, (":", "--", "-."), strict=True):
         ax.axhline(dev, color="gray", linestyle=style, linewidth=1, label=label)
     ax.axhline(bigram_dev, color="#d62728", linewidth=1, label="bigram baseline")
-    ax.set_xscale("log")
+    if trials:  # a log axis needs positive data; with none, the reference lines alone are drawn
+        ax.set_xscale("log")
     ax.set_xlabel("parameters")
     ax.set_ylabel("dev loss (nats/char)")
     ax.set_title("Sweep: best dev loss per trial")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+# The boundary token: every vocabulary starts with it, so its id is 0. It pads a context's start and ends a name.
+BOUNDARY = "."
+BOUNDARY_ID = 0
 # The artifact format, defined once: training/export.py writes what this module reads.
 ARTIFACT_FORMAT = "namegen-mlp"
 ARTIFACT_VERSION = 1
@@ -43,14 +47,12 @@ class Artifact:
 
 def load_artifact(path: str | Path) -> Artifact:
     path = Path(path)
-    if not path.is_file():
-        raise ArtifactError(f"{path}: model file not found")
+    _check_file(path)
     extra = {META_FILE: "", WORDS_FILE: ""}
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except Exception as exc:  # torch raises several types for a bad zip or archive
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ArtifactError(f"{path}: not a loadable TorchScript file ({reason[:200]})") from None
+    except Exception as exc:  # torch raises several types for a bad archive
+        raise ArtifactError(f"{path}: {_why_not_torchscript(exc)}") from None
     try:
         meta = json.loads(extra[META_FILE] or "null")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -66,7 +68,7 @@ def load_artifact(path: str | Path) -> Artifact:
     if (
         not isinstance(vocab, list)
         or not vocab
-        or vocab[0] != "."
+        or vocab[BOUNDARY_ID] != BOUNDARY
         or not all(isinstance(c, str) and len(c) == 1 for c in vocab)
         or len(set(vocab)) != len(vocab)
     ):
@@ -86,6 +88,41 @@ def load_artifact(path: str | Path) -> Artifact:
             raise ArtifactError(f"{path}: words.txt.gz inside the file is corrupt") from None
     module.eval()
     return Artifact(path, module, meta, tuple(vocab), block_size, words)
+
+
+MODEL_HINT = "a namegen model is a .pt file written by `namegen train`"
+ZIP_MAGIC = b"PK\x03\x04"  # TorchScript files are zip archives
+
+
+def _check_file(path: Path) -> None:
+    """Say what `path` is when it cannot be a model, before torch's less helpful messages."""
+    if not path.exists():
+        raise ArtifactError(f"{path}: model file not found")
+    if path.is_dir():
+        raise ArtifactError(f"{path}: is a directory, not a model file")
+    if not path.is_file():
+        raise ArtifactError(f"{path}: not a regular file, not a model file")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(ZIP_MAGIC))
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if not head:
+        raise ArtifactError(f"{path}: empty file, not a model ({MODEL_HINT})")
+    if head != ZIP_MAGIC:
+        raise ArtifactError(f"{path}: not a TorchScript archive ({MODEL_HINT})")
+    if not zipfile.is_zipfile(path):  # the archive's directory is at its end: a cut-off copy lacks it
+        raise ArtifactError(f"{path}: incomplete zip archive (truncated or corrupted copy?), not a loadable model")
+
+
+def _why_not_torchscript(exc: Exception) -> str:
+    """A whole sentence for a zip archive torch cannot load as TorchScript."""
+    text = str(exc).strip()
+    if "constants.pkl" in text:  # what torch.save (a checkpoint or state dict) writes lacks TorchScript's constants
+        return f"a zip archive but not a TorchScript module, perhaps a torch.save checkpoint ({MODEL_HINT})"
+    # torch's first sentence names the problem; the rest is generic advice about checkpoints.
+    first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
+    return f"not a loadable TorchScript archive: {first} ({MODEL_HINT})"
 
 
 def _check_forward(path: Path, module: torch.jit.ScriptModule, vocab_size: int, block_size: int) -> None:

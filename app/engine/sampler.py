@@ -28,15 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from app.engine.artifact import BOUNDARY_ID as END
 from app.engine.artifact import Artifact
+from app.engine.network import BUCKETS as BUCKETS  # re-exported: the sizes every network call is padded to
+from app.engine.network import ContextNetwork
 from app.settings import DEFAULT_CACHE_CONTEXTS
 
-END = 0  # the boundary token's id
-BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)  # the only batch sizes it sees
 NO_TOKEN = -1  # tokens after a row's end (never drawn)
-PARALLEL_MIN_ROWS = 64  # fewer new contexts in a step are computed in one thread (splitting costs more than it saves)
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,9 @@ class Sampler:
         self.vocab = artifact.vocab
         self.block_size = artifact.block_size
         self.vocab_size = v = artifact.vocab_size
-        with torch.inference_mode():
-            tables = artifact.module.position_tables().detach()
-        # Flattened so one embedding_bag sums the block_size rows of a context: row k*V + id is tables[k][id].
-        self.tables = tables.reshape(self.block_size * v, -1).contiguous()
-        self.offsets = torch.arange(self.block_size) * v
+        # The network (tables, bucket padding, parallel shares) is the one the scorer uses too: a name's log_prob
+        # here is exactly its -total_loss there.
+        self.network = ContextNetwork.shared(artifact.module, threads)
         # Context number: sum_k id_k * V**(block_size-1-k). Appending a token: (key % span) * V + token.
         self.span = v ** (self.block_size - 1)
         # Keys are exact: int64 while every context number fits, else Python ints (slower, still exact), so a
@@ -105,11 +102,8 @@ class Sampler:
         # np.full writes every page now, so the cache is resident from startup rather than growing under load.
         self.cache_logits = np.full((cache_slots, v), 0.0, dtype=np.float32)
         self.lock = threading.Lock()  # the cache is shared; one round at a time
-        # A step with many new contexts is computed as `threads` shares in parallel threads (TorchScript releases
-        # the GIL), each on one torch thread: both cores for large requests, without raising torch's own thread
-        # count, which every concurrent /score would then use too (oversubscription under mixed load).
         self.threads = threads
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="namegen-network") if threads > 1 else None
+        self.pool: ThreadPoolExecutor | None = None  # the parallel shares' pool belongs to the shared network
         self.stats = NetworkStats()  # updated under self.lock, like the cache
 
     # -- per-context distributions --------------------------------------------------------------------------
@@ -117,25 +111,7 @@ class Sampler:
     def network_logits(self, keys: np.ndarray) -> np.ndarray:
         """(U,) distinct context numbers -> (U, V) float32 outputs of the network (logits or log-probabilities)."""
         ids = torch.from_numpy((keys[:, None] // self.powers % self.vocab_size).astype(np.int64))
-        size = BUCKETS[-1]
-        if self.pool is not None and len(keys) >= PARALLEL_MIN_ROWS:
-            size = min(size, -(-len(keys) // self.threads))  # ceil: one share per thread
-        chunks = [ids[start : start + size] for start in range(0, len(keys), size)]
-        if self.pool is not None and len(chunks) > 1:
-            return torch.cat(list(self.pool.map(self._forward, chunks))).numpy()
-        return torch.cat([self._forward(chunk) for chunk in chunks]).numpy()
-
-    def _forward(self, chunk: torch.Tensor) -> torch.Tensor:
-        """At most BUCKETS[-1] contexts, padded to a bucket size, through the first-layer tables and the network."""
-        # Plain interpretation of the TorchScript graph: no profiling runs and no fused re-compilation per new
-        # shape, which would cost seconds on first use and could change the last bits between calls. (Both
-        # modes are thread-local, so they are set here, in whichever thread runs the chunk.)
-        with torch.inference_mode(), torch.jit.optimized_execution(False):
-            bucket = next(b for b in BUCKETS if b >= len(chunk))
-            padded = torch.zeros((bucket, self.block_size), dtype=torch.long)
-            padded[: len(chunk)] = chunk
-            pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
-            return self.module.logits_from_first_layer(pre)[: len(chunk)]
+        return self.network.logits(ids).numpy()
 
     def cached_logits(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B,) context numbers -> (B, V) network outputs from the cache, and which rows it does not have."""
@@ -162,6 +138,10 @@ class Sampler:
             logits[missed] = self.computed_logits(keys[missed])
         return distributions(logits)
 
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
     def clear_cache(self) -> None:
         with self.lock:
             self.cache_keys.fill(-1)
@@ -169,17 +149,16 @@ class Sampler:
     # -- rounds ---------------------------------------------------------------------------------------------
 
     def sample_round(self, n: int, controls: Controls, generator: torch.Generator) -> Round:
-        return self.sample_rounds([(n, generator)], controls)[0]
+        return self.sample_rounds([draw_uniforms(n, controls, generator)], controls)[0]
 
-    def sample_rounds(self, requests: Sequence[tuple[int, torch.Generator]], controls: Controls) -> list[Round]:
-        """Several requests' rounds (same controls) side by side; each request's rows use its own generator."""
+    def sample_rounds(self, uniforms: Sequence[np.ndarray], controls: Controls) -> list[Round]:
+        """Several blocks of rows (same controls) side by side, each (steps, rows) block of uniforms giving one
+        Round. A row's name depends only on its own column of uniforms, so a request's round may be split into
+        blocks of rows, run in any batches, and give the same names."""
         steps = controls.steps
-        uniforms = np.concatenate(
-            [torch.rand((steps, n), dtype=torch.float64, generator=g).numpy() for n, g in requests], axis=1
-        )
         with self.lock, torch.inference_mode():
             start, prefix_log_prob = self._prefix_state(controls.prefix_ids)
-            tokens, log_probs = self._run(start, uniforms, controls)
+            tokens, log_probs = self._run(start, np.concatenate(uniforms, axis=1), controls)
         rejected = ~(tokens == END).any(axis=1)
         # Token ids -> characters, one fixed-width string per row; numpy drops the trailing NULs (end, unused).
         texts = self.codepoints[tokens].view(f"<U{steps}").ravel().tolist()
@@ -188,9 +167,10 @@ class Sampler:
         totals = (log_probs + prefix_log_prob).tolist()
         flags = rejected.tolist()
         rounds, first = [], 0
-        for n, _ in requests:
-            rounds.append(Round(names[first : first + n], totals[first : first + n], flags[first : first + n]))
-            first += n
+        for block in uniforms:
+            last = first + block.shape[1]
+            rounds.append(Round(names[first:last], totals[first:last], flags[first:last]))
+            first = last
         return rounds
 
     def _prefix_state(self, prefix_ids: tuple[int, ...]) -> tuple[int, float]:
@@ -227,11 +207,13 @@ class Sampler:
             at = step[drawing]
             lengths = prefix_length + at
             if plain and int(lengths.min()) >= controls.min_length:
-                cdf = dist[:, v:]  # the CDF at temperature 1
+                cdf = dist[:, v:]  # the CDF at temperature 1: every token has mass
+                last = v - 1
             else:
                 cdf = self._cdf(dist[:, :v], controls, lengths)
+                last = (cdf < cdf[:, -1:]).sum(axis=1)  # the last token with mass: u * total may round up to total
             target = uniforms[at, drawing] * cdf[:, -1]
-            token = np.minimum((cdf <= target[:, None]).sum(axis=1), v - 1)
+            token = np.minimum((cdf <= target[:, None]).sum(axis=1), last)
             log_probs[drawing] += dist[np.arange(len(token)), token]
             tokens[drawing, at] = token
             step[drawing] = at + 1
@@ -242,13 +224,16 @@ class Sampler:
         return tokens, log_probs
 
     def _cdf(self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray) -> np.ndarray:
-        """(B, V) temperature-1 log-probs, and each row's name length so far -> the unnormalized CDFs to draw from."""
-        # Shifted so the likeliest token is 0: a tiny temperature then sends the others to -inf (greedy), never
-        # all of them (which would make NaNs). Same softmax as logits / temperature.
-        with np.errstate(over="ignore"):
-            scaled = torch.from_numpy((log_probs - log_probs.max(axis=1, keepdims=True)) / controls.temperature)
-        too_short = torch.from_numpy(lengths < controls.min_length)
-        scaled[too_short, END] = -torch.inf  # too short to end yet; top_k/top_p then choose among the rest
+        """(B, V) temperature-1 log-probs, and each row's name length so far -> the unnormalized CDFs to draw from.
+
+        Tokens a constraint forbids are removed before anything else, so no temperature can bring them back: the
+        likeliest allowed token is shifted to 0 and a tiny temperature sends the others to -inf (greedy among the
+        allowed), never all of them. Same softmax as logits / temperature.
+        """
+        allowed = np.array(log_probs)
+        allowed[lengths < controls.min_length, END] = -np.inf  # too short to end yet
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = torch.from_numpy((allowed - allowed.max(axis=1, keepdims=True)) / controls.temperature)
         if controls.top_k is not None and controls.top_k < self.vocab_size:
             kth = scaled.topk(controls.top_k, dim=1).values[:, -1:]
             scaled.masked_fill_(scaled < kth, -torch.inf)
@@ -259,6 +244,11 @@ class Sampler:
             mass_before = sorted_probs.cumsum(dim=1) - sorted_probs
             probs = probs * torch.zeros_like(probs).scatter_(1, order, (mass_before < controls.top_p).double())
         return probs.cumsum_(dim=1).numpy()
+
+
+def draw_uniforms(n: int, controls: Controls, generator: torch.Generator) -> np.ndarray:
+    """A round's randomness, drawn up front: (steps, n) float64 uniforms, one column per row."""
+    return torch.rand((controls.steps, n), dtype=torch.float64, generator=generator).numpy()
 
 
 def distributions(logits: np.ndarray) -> np.ndarray:

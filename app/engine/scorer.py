@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from typing import Any
 
 import torch
 
+from app.engine.artifact import BOUNDARY_ID as END
 from app.engine.artifact import Artifact
-
-END = 0
+from app.engine.network import ContextNetwork
 
 
 class Scorer:
@@ -18,6 +20,17 @@ class Scorer:
         self.vocab = artifact.vocab
         self.block_size = artifact.block_size
         self.index = {c: i for i, c in enumerate(artifact.vocab)}
+        # Ascending quantiles (0 .. 100 %) of the per-name mean loss over the reference dev names, written at
+        # export (training/export.py mean_loss_quantiles); None for an artifact without them.
+        quantiles = artifact.meta.get("mean_loss_quantiles")
+        self.mean_loss_quantiles: list[float] | None = None
+        if (
+            isinstance(quantiles, list)
+            and len(quantiles) >= 2
+            and all(isinstance(q, int | float) and math.isfinite(q) for q in quantiles)
+            and all(a <= b for a, b in itertools.pairwise(quantiles))
+        ):
+            self.mean_loss_quantiles = [float(q) for q in quantiles]
 
     def score_many(self, texts: list[str]) -> list[dict[str, Any]]:
         """Score already-validated texts: one entry per predicted position, the end token included.
@@ -36,7 +49,8 @@ class Scorer:
         targets = padded[:, self.block_size :]  # (N, longest+1)
         valid = torch.arange(longest + 1)[None, :] <= lengths[:, None]  # positions 0..len (end token)
         with torch.inference_mode():
-            logits = self.module(contexts[valid])
+            # The sampler's own network function (tables, buckets, parallel shares), each distinct context once.
+            logits = ContextNetwork.shared(self.module).distinct_logits(contexts[valid])
             logp = torch.log_softmax(logits.double(), dim=1).gather(1, targets[valid][:, None]).squeeze(1)
         losses = (-logp).tolist()
         results, start = [], 0
@@ -53,4 +67,26 @@ class Scorer:
         ]
         total = sum(losses)
         mean = total / len(losses)
-        return {"text": text, "chars": chars, "total_loss": total, "mean_loss": mean, "perplexity": math.exp(mean)}
+        percentile = None
+        if self.mean_loss_quantiles is not None:
+            # Share (%) of dev names whose mean loss is higher than this text's: 100 minus the text's place in
+            # the quantiles, linearly interpolated between the two quantiles around it, 0 or 100 outside them.
+            q = self.mean_loss_quantiles
+            step = 100 / (len(q) - 1)
+            below = bisect.bisect_right(q, mean)  # quantiles <= mean
+            if below == 0:
+                at_or_below = 0.0
+            elif below == len(q):
+                at_or_below = 100.0
+            else:
+                lo, hi = q[below - 1], q[below]
+                at_or_below = step * (below - 1 + (mean - lo) / (hi - lo))
+            percentile = 100.0 - at_or_below
+        return {
+            "text": text,
+            "chars": chars,
+            "total_loss": total,
+            "mean_loss": mean,
+            "perplexity": math.exp(mean),
+            "percentile": percentile,
+        }

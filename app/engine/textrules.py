@@ -1,43 +1,100 @@
-"""How user text is normalized and checked against the model's vocabulary.
+"""How text people type is made into text the model can read, and what is reported when it cannot.
 
-Rule: text is stripped of surrounding whitespace; it is lower-cased only when the
-vocabulary has no upper-case letters (a model trained on mixed-case data keeps
-the case the user typed). Responses always show the text actually used.
+In order: surrounding whitespace is stripped; the text is put in Unicode NFC (a decomposed "José" and a
+composed one are the same name); then each character outside the vocabulary is folded if a simple fold maps
+it in: its case changed to the vocabulary's, or its accents removed when the vocabulary has only the plain
+letter. Every change is reported in a note; only characters no fold maps in are an error.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.engine.problems import Loc, Problem
+
+MAX_LISTED = 20  # offending characters named in one message; the rest are counted
 
 
-class InvalidInput(ValueError):
-    """Bad user input; the message says what is wrong and is safe to show (HTTP 422, CLI exit 2)."""
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    notes: tuple[str, ...] = ()
+
+
+def without_accents(char: str) -> str:
+    """'é' -> 'e', 'Å' -> 'A'; characters that are not a base letter plus marks come back unchanged."""
+    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    return base if len(base) == 1 else char
 
 
 class TextRules:
     def __init__(self, vocab: Sequence[str]) -> None:
-        self.boundary = vocab[0]
         self.allowed = frozenset(vocab[1:])  # the boundary token is never part of a text
-        self.lowercase = not any(c != c.lower() for c in vocab)
+        letters = [c for c in self.allowed if c.lower() != c.upper()]
+        self.case = (
+            "lower"
+            if letters and all(c == c.lower() for c in letters)
+            else "upper"
+            if letters and all(c == c.upper() for c in letters)
+            else None
+        )
 
-    def normalize(self, text: str) -> str:
-        text = text.strip()
-        return text.lower() if self.lowercase else text
+    def fold(self, char: str) -> str:
+        """The character itself if the vocabulary has it, else its first simple fold that the vocabulary has."""
+        if char in self.allowed:
+            return char
+        for candidate in (self._recase(char), without_accents(char), self._recase(without_accents(char))):
+            if candidate in self.allowed:
+                return candidate
+        return char
 
-    def outside_vocab(self, text: str) -> list[tuple[int, str]]:
-        return [(i, c) for i, c in enumerate(text) if c not in self.allowed]
+    def _recase(self, char: str) -> str:
+        if self.case == "lower":
+            return char.lower()
+        if self.case == "upper":
+            return char.upper()
+        return char
 
-    def check(self, text: str, what: str, max_length: int, allow_empty: bool = False) -> None:
-        """Raise InvalidInput naming every character outside the vocabulary and its position."""
-        if not text and not allow_empty:
-            raise InvalidInput(f"{what} is empty (after stripping whitespace)")
-        if len(text) > max_length:
-            raise InvalidInput(f"{what} has {len(text)} characters; the limit is {max_length}")
-        bad = self.outside_vocab(text)
-        if bad:
-            listed = ", ".join(f"{c!r} at position {i}" for i, c in bad[:20])
-            more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
-            raise InvalidInput(
-                f"{what} {text!r} has characters outside the model's vocabulary: {listed}{more} "
-                f"(positions count from 0 in the normalized text; the vocabulary is {''.join(sorted(self.allowed))!r})"
+    def normalize(self, text: str, what: str) -> Normalized:
+        notes = []
+        stripped = text.strip()
+        if stripped != text:
+            notes.append(f"{what}: surrounding whitespace was removed")
+        composed = unicodedata.normalize("NFC", stripped)
+        if composed != stripped:
+            notes.append(f"{what}: Unicode was normalized (NFC)")
+        chars = list(composed)
+        folded = [self.fold(c) for c in chars]
+        changed = sorted({f"{a!r} -> {b!r}" for a, b in zip(chars, folded, strict=True) if a != b})
+        if changed:
+            notes.append(
+                f"{what}: folded into the model's vocabulary: {', '.join(changed[:MAX_LISTED])}"
+                + (f" and {len(changed) - MAX_LISTED} more" if len(changed) > MAX_LISTED else "")
             )
+        return Normalized("".join(folded), tuple(notes))
+
+    def problems(self, text: str, loc: Loc, max_length: int, allow_empty: bool = False) -> list[Problem]:
+        """What makes an already-normalized text unusable: empty, too long, or characters no fold maps in."""
+        if not text and not allow_empty:
+            return [Problem(loc, "is empty (after removing surrounding whitespace)", "empty")]
+        if len(text) > max_length:
+            return [Problem(loc, f"has {len(text)} characters; the limit is {max_length}", "too_long")]
+        bad = [(i, c) for i, c in enumerate(text) if c not in self.allowed]
+        if not bad:
+            return []
+        vocab = "".join(sorted(self.allowed))
+        more = len(bad) - MAX_LISTED
+        return [
+            Problem(
+                (*loc, i),
+                f"character {c!r} at position {i} is outside the model's vocabulary ({vocab!r})",
+                "outside_vocabulary",
+            )
+            for i, c in bad[:MAX_LISTED]
+        ] + (
+            [Problem(loc, f"... and {more} more characters outside the vocabulary", "outside_vocabulary")]
+            if more > 0
+            else []
+        )

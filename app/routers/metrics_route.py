@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.metrics import exposition
@@ -12,10 +12,11 @@ router = APIRouter(tags=["observability"])
 
 @router.get(
     "/metrics",
-    summary="Prometheus metrics: requests, latency, names generated, model identity",
+    summary="Prometheus metrics: requests, latency, names generated, queued work, refusals, model identity",
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"}},
 )
-def prometheus_metrics() -> Response:
-    body, content_type = exposition()
+async def prometheus_metrics(request: Request) -> Response:
+    engine = getattr(request.app.state, "engine", None)
+    body, content_type = exposition(engine.scheduler.queued_work if engine is not None else None)
     return Response(body, media_type=content_type)

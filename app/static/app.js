@@ -1,9 +1,11 @@
 // namegen page: generate names (GET /sample), score a name (POST /score), show the model (GET /model).
 // Plain ES modules, no framework, no build step; everything is fetched from this origin.
 
-import { SAMPLE_FIELDS, applySettingsToForm, generate, newSeed, syncTemperature } from "./generate.js";
+import {
+  SAMPLE_FIELDS, applySettingsToForm, generate, newSeed, setUpNameTools, syncTemperature, watchFieldEdits,
+} from "./generate.js";
 import { loadModel, loadPlots } from "./model.js";
-import { scoreText } from "./score.js";
+import { scoreText, setUpScoring } from "./score.js";
 import { SCORE_PARAM, state } from "./state.js";
 import { $ } from "./ui.js";
 
@@ -15,6 +17,7 @@ function init() {
   $("temperature").addEventListener("input", syncTemperature);
   $("temperature-slider").addEventListener("input", () => {
     $("temperature").value = Number($("temperature-slider").value).toFixed(2);
+    $("temperature").dispatchEvent(new Event("input")); // clears a mark left on the number box
   });
   $("sample-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -24,15 +27,9 @@ function init() {
     $("seed").value = String(newSeed());
     generate();
   });
-  $("copy-link").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(location.href);
-      $("copy-link").textContent = "Link copied";
-    } catch {
-      $("copy-link").textContent = "Copy the address bar to share";
-    }
-    setTimeout(() => { $("copy-link").textContent = "Copy link to these names"; }, 2000);
-  });
+  watchFieldEdits();
+  setUpNameTools();
+  setUpScoring();
   let debounce = null;
   $("score-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -47,7 +44,8 @@ function init() {
 
   const modelLoaded = loadModel();
   loadPlots();
-  if (SAMPLE_FIELDS.some((name) => params.has(name))) generate();
+  // The form's checks need the model's vocabulary (the Starts with box), so a shared link waits for it.
+  if (SAMPLE_FIELDS.some((name) => params.has(name))) modelLoaded.then(() => generate());
   const shared = params.get(SCORE_PARAM);
   if (shared) {
     $("score-input").value = shared;

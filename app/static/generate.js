@@ -1,8 +1,12 @@
-// Generate: the form, its query-string twin, GET /sample, and the list of names.
+// Generate: the form, its query-string twin, GET /sample, the list of names and what can be done with them.
 
+import { checkSampleForm } from "./checks.js";
 import { state, updateUrl } from "./state.js";
 import { scoreText } from "./score.js";
-import { $, capitalise, errorMessage, showError } from "./ui.js";
+import {
+  $, apiProblems, capitalise, clearField, copyText, download, focusField, humanise, markField, reveal, scrollBehaviour,
+  showError,
+} from "./ui.js";
 
 // The /sample query parameters the form offers, in URL order; each is the id of its form control.
 export const SAMPLE_FIELDS = [
@@ -10,6 +14,7 @@ export const SAMPLE_FIELDS = [
 ];
 const CHECKBOXES = new Set(["novel_only", "unique"]); // sent as "true" when ticked, left out otherwise
 const ADVANCED_FIELDS = new Set(["min_length", "max_length", "top_k", "top_p", "novel_only", "unique"]);
+const SVG = "http://www.w3.org/2000/svg";
 
 function settingsFromForm() {
   const params = new URLSearchParams();
@@ -43,7 +48,7 @@ export function applySettingsToForm(params) {
   }
   if (advanced) $("more-settings").open = true;
   syncTemperature();
-  return dropped.length ? `Ignored ${dropped.join(", ")} from the link: not a number.` : "";
+  return dropped.length ? `Ignored ${humanise(dropped.join(", "), SAMPLE_FIELDS)} from the link: not a number.` : "";
 }
 
 // The slider covers the useful range; the number box holds the exact value (any the API accepts), so a
@@ -72,23 +77,91 @@ function sampleSummary(data) {
   }
   if (data.complete === false || returned < requested) {
     warn = true;
-    parts.push(data.message ? capitalise(data.message) : `Found ${returned} of ${requested} names that fit these settings.`);
+    parts.push(data.message
+      ? `${capitalise(humanise(data.message, SAMPLE_FIELDS))}.`.replace(/\.\.$/, ".")
+      : `Found ${returned} of ${requested} names that fit these settings.`);
   } else {
     const novel = (data.samples || []).filter((s) => s.novel).length;
     parts.push(`${returned} ${returned === 1 ? "name" : "names"}, ${novel} of them new.`);
   }
   for (const note of data.notes || []) {
     warn = true;
-    parts.push(capitalise(note));
+    parts.push(capitalise(humanise(note, SAMPLE_FIELDS)));
   }
   return { text: parts.join(" "), warn };
 }
 
-function clearNames() {
-  $("names").replaceChildren();
-  $("names-legend").hidden = true;
-  $("sample-status").textContent = "";
-  $("sample-status").className = "status";
+// Form errors: every bad field marked (aria-invalid, its message below it), the first one focused, and a
+// summary above the names. The names already shown stay, with their link: nothing was generated.
+function showFormProblems(problems) {
+  const ordered = [...problems].sort((a, b) => SAMPLE_FIELDS.indexOf(a.field) - SAMPLE_FIELDS.indexOf(b.field));
+  for (const { field, message } of ordered) if (field) markField(field, message);
+  const kept = state.samples.length ? " The names below are from your previous settings." : "";
+  const lines = [...new Set(ordered.map((p) => p.message))];
+  showError($("sample-error"), `Nothing generated. ${lines.join("\n")}${kept}`);
+  const first = ordered.find((p) => p.field);
+  if (first) focusField(first.field);
+  else reveal($("sample-error"), "center");
+}
+
+function clearFormProblems() {
+  for (const name of SAMPLE_FIELDS) clearField(name);
+  showError($("sample-error"), "");
+}
+
+// A field's mark goes as soon as it is edited; the summary stays until the next Generate.
+export function watchFieldEdits() {
+  for (const name of SAMPLE_FIELDS) {
+    $(name).addEventListener(CHECKBOXES.has(name) ? "change" : "input", () => {
+      if ($(name).getAttribute("aria-invalid") === "true") clearField(name);
+    });
+  }
+}
+
+function copyIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("width", "16");
+  svg.setAttribute("height", "16");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const back = document.createElementNS(SVG, "rect");
+  for (const [k, v] of Object.entries({ x: "5.5", y: "5.5", width: "8", height: "9", rx: "1.5" })) back.setAttribute(k, v);
+  const front = document.createElementNS(SVG, "path");
+  front.setAttribute("d", "M3.5 10.5h-1a1 1 0 0 1-1-1v-7a1 1 0 0 1 1-1h6a1 1 0 0 1 1 1v1");
+  for (const shape of [back, front]) {
+    shape.setAttribute("fill", "none");
+    shape.setAttribute("stroke", "currentColor");
+    shape.setAttribute("stroke-width", "1.4");
+  }
+  svg.append(back, front);
+  return svg;
+}
+
+function say(message) {
+  const status = $("copy-status");
+  status.textContent = message;
+  clearTimeout(say.timer);
+  say.timer = setTimeout(() => { status.textContent = ""; }, 4000);
+}
+
+async function copyOne(name) {
+  say(await copyText(name) ? `Copied “${name}”.` : `Could not copy: select “${name}” and copy it by hand.`);
+}
+
+// Lay each card over as many columns as its name needs to sit on one line; only a name wider than the whole
+// list wraps (between any letters: it has no spaces).
+export function fitNames() {
+  const items = [...$("names").children];
+  for (const item of items) item.classList.remove("span-2", "span-all", "wraps");
+  for (const item of items) {
+    const text = item.querySelector(".name-text");
+    if (text.scrollWidth <= text.clientWidth) continue;
+    item.classList.add("span-2");
+    if (text.scrollWidth <= text.clientWidth) continue;
+    item.classList.replace("span-2", "span-all");
+    if (text.scrollWidth > text.clientWidth) item.classList.add("wraps");
+  }
 }
 
 function renderNames(data) {
@@ -97,6 +170,7 @@ function renderNames(data) {
   const samples = Array.isArray(data.samples) && data.samples.length === data.names.length
     ? data.samples
     : data.names.map((name) => ({ name }));
+  state.samples = samples;
   for (const sample of samples) {
     const item = document.createElement("li");
     item.setAttribute("data-testid", "name");
@@ -104,7 +178,8 @@ function renderNames(data) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "name-button";
-    button.setAttribute("aria-label", `${sample.name}${sample.novel === false ? ", in the training data" : sample.novel ? ", new" : ""}. Score it`);
+    button.setAttribute("aria-pressed", String(sample.name === state.scoredText));
+    button.setAttribute("aria-describedby", "names-hint");
     const text = document.createElement("span");
     text.className = "name-text";
     text.textContent = sample.name || "(empty)";
@@ -128,31 +203,81 @@ function renderNames(data) {
     button.append(text, meta);
     button.addEventListener("click", () => {
       $("score-input").value = sample.name;
-      scoreText(sample.name);
+      scoreText(sample.name, { reveal: true, from: button });
     });
-    item.append(button);
+    const copy = document.createElement("button");
+    copy.type = "button";
+    copy.className = "copy-one";
+    copy.setAttribute("aria-label", `Copy ${sample.name}`);
+    copy.title = "Copy this name";
+    copy.append(copyIcon());
+    copy.addEventListener("click", () => copyOne(sample.name));
+    item.append(button, copy);
     list.append(item);
   }
+  fitNames();
   $("names-empty").hidden = true; // the status line now says how many came back, zero included
   $("names-legend").hidden = !samples.some((s) => typeof s.novel === "boolean");
+  $("names-tools").hidden = samples.length === 0;
+}
+
+function csvField(value) {
+  const text = value === undefined || value === null ? "" : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function namesCsv(samples) {
+  const rows = [["name", "novel", "log_prob"]];
+  for (const s of samples) rows.push([s.name, s.novel ?? "", s.log_prob ?? ""]);
+  return `${rows.map((row) => row.map(csvField).join(",")).join("\r\n")}\r\n`;
+}
+
+export function setUpNameTools() {
+  $("copy-all").addEventListener("click", async () => {
+    const names = state.samples.map((s) => s.name);
+    say(await copyText(`${names.join("\n")}\n`)
+      ? `Copied ${names.length} ${names.length === 1 ? "name" : "names"}, one per line.`
+      : "Could not copy: your browser refused. Try Download CSV.");
+  });
+  $("download-csv").addEventListener("click", () => {
+    const seed = new URLSearchParams(state.sampleQuery || "").get("seed");
+    download(`namegen${seed ? `-seed-${seed}` : ""}.csv`, namesCsv(state.samples), "text/csv;charset=utf-8");
+    say(`Downloaded ${state.samples.length} names as CSV.`);
+  });
+  $("copy-link").addEventListener("click", async () => {
+    say(await copyText(location.href) ? "Link copied: it opens these names and this score." : "Copy the address bar to share.");
+  });
+  // Re-fit when the list's width changes (a phone turned, a window resized), a frame later: never in the loop.
+  let width = 0;
+  new ResizeObserver((entries) => {
+    const now = Math.round(entries[0].contentRect.width);
+    if (now !== width) {
+      width = now;
+      requestAnimationFrame(fitNames);
+    }
+  }).observe($("names"));
 }
 
 export async function generate() {
   const seq = ++state.sampleSeq;
+  clearFormProblems();
+  const problems = checkSampleForm();
+  if (problems.length) {
+    showFormProblems(problems);
+    return;
+  }
   const params = settingsFromForm();
   const button = $("sample-button");
   button.disabled = true;
   button.textContent = "Generating…";
   $("names").setAttribute("aria-busy", "true");
-  showError($("sample-error"), "");
   try {
     const response = await fetch(`/sample?${params}`, { headers: { Accept: "application/json" } });
     if (seq !== state.sampleSeq) return;
     if (!response.ok) {
-      const message = await errorMessage(response);
+      const serverProblems = await apiProblems(response, SAMPLE_FIELDS);
       if (seq !== state.sampleSeq) return;
-      showError($("sample-error"), message);
-      clearNames();
+      showFormProblems(serverProblems);
       return;
     }
     const data = await response.json();
@@ -170,6 +295,13 @@ export async function generate() {
     status.textContent = summary.text;
     state.sampleQuery = params.toString();
     updateUrl();
+    // The status line and the first names in view (on a phone they start below the fold).
+    const first = $("names").firstElementChild;
+    if (first && first.getBoundingClientRect().bottom > window.innerHeight) {
+      status.scrollIntoView({ block: "start", behavior: scrollBehaviour() });
+    } else {
+      reveal(status);
+    }
   } catch (error) {
     if (seq === state.sampleSeq) showError($("sample-error"), `Could not reach the server: ${error.message}`);
   } finally {

@@ -1,7 +1,7 @@
 // The model panel: GET /model's facts and the training plots beside the artifact.
 
 import { state } from "./state.js";
-import { $, errorMessage, fmt, showError } from "./ui.js";
+import { $, apiProblems, fmt, showError } from "./ui.js";
 
 function fact(label, value, sub) {
   const wrapper = document.createElement("div");
@@ -44,7 +44,8 @@ export async function loadModel() {
   try {
     const response = await fetch("/model", { headers: { Accept: "application/json" } });
     if (!response.ok) {
-      showError($("model-error"), await errorMessage(response));
+      const problems = await apiProblems(response, []);
+      showError($("model-error"), `Could not load the model's details: ${problems.map((p) => p.message).join(" ")}`);
       $("model-facts").replaceChildren();
       return;
     }

@@ -1,9 +1,10 @@
-// Score: POST /score and the heat strip of per-character losses.
+// Score: POST /score, the heat strip of per-character losses, and where the score stands among real names.
 
 import { state, updateUrl } from "./state.js";
-import { $, errorMessage, fmt, showError } from "./ui.js";
+import { $, apiProblems, fmt, reveal, scrollBehaviour, showError } from "./ui.js";
 
 const HEAT_MAX_LOSS = 5; // nats; losses above this get the hottest colour
+const SCORE_FIELDS = ["text"]; // the /score body parameter, shown as the "Name" box (id score-input)
 
 function heatColour(loss) {
   // Green (expected) through yellow to red (surprising); light tones so dark text stays readable.
@@ -17,6 +18,27 @@ function describeVocab() {
   const vocab = state.model && Array.isArray(state.model.vocab) ? state.model.vocab.slice(1) : null;
   if (!vocab) return "its own characters, trimmed";
   return vocab.every((c) => c === c.toLowerCase()) ? "lower-case letters, without surrounding spaces" : `“${vocab.join("")}”`;
+}
+
+// "More name-like than 59% of real names": the share of the dev set's names with a higher mean loss. Whole
+// percentages, but never "100%" or "0%" unless the text is past every real name compared.
+export function percentileText(percentile) {
+  if (percentile >= 100) return "More name-like than every real name it was compared with";
+  if (percentile <= 0) return "Less name-like than every real name it was compared with";
+  const shown = Math.min(Math.max(Math.round(percentile), 1), 99);
+  return `More name-like than ${shown}% of real names`;
+}
+
+function renderVerdict(data) {
+  const verdict = $("score-verdict");
+  if (typeof data.percentile !== "number" || !Number.isFinite(data.percentile)) {
+    verdict.hidden = true;
+    return;
+  }
+  $("score-percentile").textContent = percentileText(data.percentile);
+  $("score-percentile").dataset.percentile = String(data.percentile);
+  $("meter-fill").style.setProperty("--share", `${Math.min(Math.max(data.percentile, 0), 100)}%`);
+  verdict.hidden = false;
 }
 
 function renderScore(data) {
@@ -51,6 +73,7 @@ function renderScore(data) {
     strip.append(cell);
   });
   strip.dataset.text = data.text;
+  renderVerdict(data);
   $("total-loss").textContent = fmt(data.total_loss, 2);
   $("mean-loss").textContent = fmt(data.mean_loss, 3);
   $("perplexity").textContent = fmt(data.perplexity, 2);
@@ -61,10 +84,31 @@ function renderScore(data) {
   $("score-result").hidden = false;
 }
 
-export async function scoreText(rawText) {
+// The generated name being scored is shown pressed; any other is not.
+export function markScoredName(text) {
+  for (const button of document.querySelectorAll("#names .name-button")) {
+    const item = button.closest("li");
+    button.setAttribute("aria-pressed", String(text !== null && item.dataset.name === text));
+  }
+}
+
+function scoreFailed(message, field) {
+  showError($("score-error"), message);
+  $("score-error").classList.remove("note");
+  $("score-result").hidden = true;
+  $("back-to-names").hidden = true;
+  if (field) $("score-input").setAttribute("aria-invalid", "true");
+  state.scoredText = null;
+  markScoredName(null);
+}
+
+// Score `rawText`. With reveal (a name was chosen in the list) the result is scrolled into view, and a
+// "Back to the names" button returns to `from`, the name's button.
+export async function scoreText(rawText, { reveal: bringIntoView = false, from = null } = {}) {
   const seq = ++state.scoreSeq;
+  $("score-input").removeAttribute("aria-invalid");
   if (rawText.trim() === "") {
-    showError($("score-error"), "Type a name to score.");
+    scoreFailed("Type a name to score.", "text");
     return;
   }
   try {
@@ -75,11 +119,9 @@ export async function scoreText(rawText) {
     });
     if (seq !== state.scoreSeq) return; // a newer keystroke already asked
     if (!response.ok) {
-      const message = await errorMessage(response);
+      const problems = await apiProblems(response, SCORE_FIELDS);
       if (seq !== state.scoreSeq) return;
-      showError($("score-error"), message);
-      $("score-error").classList.remove("note");
-      $("score-result").hidden = true;
+      scoreFailed(problems.map((p) => p.message).join("\n"), problems.find((p) => p.field)?.field);
       return;
     }
     const data = await response.json();
@@ -91,8 +133,26 @@ export async function scoreText(rawText) {
     $("score-error").classList.toggle("note", Boolean(note));
     renderScore(data);
     state.scoredText = data.text;
+    markScoredName(data.text);
     updateUrl();
+    $("back-to-names").hidden = !from;
+    state.scoredFrom = from;
+    if (bringIntoView) reveal($("score-title").closest("section"));
   } catch (error) {
     if (seq === state.scoreSeq) showError($("score-error"), `Could not reach the server: ${error.message}`);
   }
+}
+
+export function setUpScoring() {
+  for (const example of document.querySelectorAll("#score-examples .example")) {
+    example.addEventListener("click", () => {
+      $("score-input").value = example.dataset.example;
+      scoreText(example.dataset.example);
+    });
+  }
+  $("back-to-names").addEventListener("click", () => {
+    const button = state.scoredFrom && state.scoredFrom.isConnected ? state.scoredFrom : $("names");
+    button.scrollIntoView({ block: "center", behavior: scrollBehaviour() });
+    if (button.focus) button.focus({ preventScroll: true });
+  });
 }

@@ -1,0 +1,158 @@
+"""One /sample request from its validated parameters to its response: the rounds it plans and what it keeps.
+
+Bounded: at most max_attempts rounds and a total row budget, and it stops early once IDLE_ROUNDS_LIMIT rounds
+in a row found nothing new (an exhausted distribution, e.g. unique + top_k=1). Each round's uniforms come from
+its own seed, so who runs the rounds, and how they are sliced and batched, does not change the names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from app.engine.sampler import Controls, Round, draw_uniforms
+
+MAX_SEED = 2**64 - 1
+SERVER_SEED_BITS = 53  # server-picked seeds stay exact in JavaScript numbers
+IDLE_ROUNDS_LIMIT = 3
+ROW_BUDGET_FLOOR = 64  # rows a constrained request may always draw per round, however small n is
+REPORTED_CONSTRAINTS = ("top_k", "top_p", "prefix", "min_length", "max_length", "novel_only", "unique")
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """A /sample request's parameters, each field already checked on its own (app.schemas.SampleQuery)."""
+
+    n: int = 10
+    temperature: float = 1.0
+    seed: int | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+    prefix: str = ""
+    min_length: int = 1
+    max_length: int | None = None
+    novel_only: bool = False
+    unique: bool = False
+
+
+def round_seed(seed: int, attempt: int) -> int:
+    """Round 0 uses the request seed itself; later rounds a 64-bit hash of (seed, round)."""
+    if attempt == 0:
+        return seed
+    digest = hashlib.blake2b(f"{seed}:{attempt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+@dataclass(frozen=True)
+class PlannedRound:
+    """One sampling round a request needs: how many rows, how, and from which seed."""
+
+    rows: int
+    controls: Controls
+    seed: int  # 64-bit; the round's uniforms come from torch.Generator().manual_seed(seed)
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed)
+
+    def uniforms(self) -> np.ndarray:
+        return draw_uniforms(self.rows, self.controls, self.generator())
+
+
+class SampleJob:
+    """Plan a round, add its result, repeat; then the response."""
+
+    def __init__(
+        self,
+        spec: SampleSpec,
+        controls: Controls,
+        notes: list[str],
+        vocab: tuple[str, ...],
+        words: frozenset[str],
+        max_attempts: int,
+    ) -> None:
+        self.spec, self.controls, self.notes = spec, controls, notes
+        self.vocab, self.words, self.max_attempts = vocab, words, max_attempts
+        self.seed = spec.seed if spec.seed is not None else secrets.randbits(SERVER_SEED_BITS)
+        self.samples: list[dict[str, Any]] = []
+        self.seen: set[str] = set()
+        self.drawn = self.attempts = self.idle_rounds = 0
+        self.budget = max_attempts * max(spec.n, ROW_BUDGET_FLOOR)  # total rows, all rounds
+
+    def next_round(self) -> PlannedRound | None:
+        if (
+            len(self.samples) >= self.spec.n
+            or self.attempts >= self.max_attempts
+            or self.drawn >= self.budget
+            or self.idle_rounds >= IDLE_ROUNDS_LIMIT
+        ):
+            return None
+        return PlannedRound(self._round_size(), self.controls, round_seed(self.seed, self.attempts))
+
+    def _round_size(self) -> int:
+        """Round 0 draws exactly what was asked; later rounds scale by the acceptance rate seen so far."""
+        needed, budget_left = self.spec.n - len(self.samples), self.budget - self.drawn
+        if self.attempts == 0:
+            return min(needed, budget_left)
+        rate = max(len(self.samples), 1) / max(self.drawn, 1)
+        wanted = math.ceil(needed / rate * 1.2)
+        return max(1, min(wanted, 4 * max(needed, ROW_BUDGET_FLOOR // 4), budget_left))
+
+    def add(self, result: Round) -> None:
+        spec, c, before = self.spec, self.controls, len(self.samples)
+        self.drawn += len(result.names)
+        self.attempts += 1
+        for name, log_prob, rejected in zip(result.names, result.log_probs, result.rejected, strict=True):
+            novel = name not in self.words
+            # The length bounds are the sampler's to keep; checked again so that no name outside them is returned.
+            if (
+                rejected
+                or not c.min_length <= len(name) <= c.max_length
+                or (spec.novel_only and not novel)
+                or (spec.unique and name in self.seen)
+            ):
+                continue
+            self.seen.add(name)
+            self.samples.append({"name": name, "log_prob": log_prob, "novel": novel})
+            if len(self.samples) == spec.n:
+                break
+        self.idle_rounds = self.idle_rounds + 1 if len(self.samples) == before else 0
+
+    def response(self) -> dict[str, Any]:
+        spec, samples = self.spec, self.samples
+        complete = len(samples) == spec.n
+        params = {
+            **vars(spec),  # a frozen dataclass without slots: vars() is its fields (asdict would deep-copy)
+            "seed": self.seed,
+            "prefix": "".join(self.vocab[i] for i in self.controls.prefix_ids),
+            "max_length": self.controls.max_length,
+        }
+        return {
+            "names": [s["name"] for s in samples],
+            "seed": self.seed,
+            "samples": samples,
+            "requested": spec.n,
+            "returned": len(samples),
+            "complete": complete,
+            "message": None if complete else self._shortfall(),
+            "attempts": self.attempts,
+            "params": params,
+            "notes": self.notes,
+        }
+
+    def _shortfall(self) -> str:
+        active = [
+            f"{k}={v!r}"
+            for k, v in vars(self.spec).items()
+            if k in REPORTED_CONSTRAINTS and v not in (None, "", False) and not (k == "min_length" and v == 1)
+        ]
+        return (
+            f"only {len(self.samples)} of {self.spec.n} names satisfy the constraints after {self.attempts} "
+            f"sampling rounds ({self.drawn} names drawn); the constraints ({', '.join(active) or 'none'}) are "
+            "hard or impossible to satisfy under this model: relax them or ask for fewer names"
+        )

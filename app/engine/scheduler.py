@@ -1,0 +1,273 @@
+"""One admission point and one fair queue for all compute: sampling rounds and scoring.
+
+Every piece of work is measured in contexts, the unit both kinds spend: a sampling round of r rows and s steps
+may look up r * s contexts, a scored text of length L is L + 1 windows. A request is admitted while the work
+already queued is under the bound (max_queued_work); past it, Busy (HTTP 503 with Retry-After). A request
+already admitted is never refused its later rounds.
+
+One consumer builds each batch from the queued requests in turn (round robin), each taking a share of a
+batch's time budget: a request that asks for little is served whole in the next batch, a huge one only a
+slice, so small requests never wait behind large ones for more than one batch. Slicing changes no result:
+a sampling row depends only on its own uniforms, and a text's score only on the text. The budget is in
+seconds, converted to contexts by a running estimate of what a context costs, so a batch takes about the same
+time whether its contexts come from the sampler's cache (cheap) or from the network (dear).
+
+The batch runs in one worker thread, so the event loop never waits on torch. Before each batch, requests
+whose client has gone are dropped: abandoned work stops at the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import itertools
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+
+from app.engine.sampler import Controls, Round, Sampler
+from app.engine.scorer import Scorer
+
+RETRY_AFTER_SECONDS = 1
+BATCH_SECONDS = 0.025  # a batch's time budget: the longest a small request waits behind others' work
+FIRST_CONTEXT_SECONDS = 30e-6  # the cost estimate before anything was measured (a cache miss, roughly)
+TRIM_AFTER_CONTEXTS = 200_000  # work done since the last trim that makes an idle moment worth a malloc_trim
+
+Gone = Callable[[], Awaitable[bool]]
+
+
+class Busy(Exception):
+    """The queue holds more work than the bound: the server is overloaded; retry later."""
+
+
+class ClientGone(Exception):
+    """The client that asked for this work disconnected; the work was dropped."""
+
+
+@dataclass
+class Task:
+    """One request's queued work: a sampling round (rows of uniforms) or texts to score."""
+
+    kind: str  # "sample" or "score"
+    contexts_left: int
+    future: asyncio.Future[Any]
+    gone: Gone | None
+    controls: Controls | None = None
+    uniforms: np.ndarray | None = None  # (steps, rows)
+    texts: list[str] = field(default_factory=list)
+    next_item: int = 0  # the next row (sample) or text (score) to hand out
+    parts: list[Any] = field(default_factory=list)  # results of the slices so far, in order
+    slices_taken: int = 0
+    slices_done: int = 0
+
+    @property
+    def items(self) -> int:
+        return self.uniforms.shape[1] if self.uniforms is not None else len(self.texts)
+
+    def take(self, contexts: int) -> Slice | None:
+        """The next slice, of about `contexts` contexts (at least one row or text), or None when all handed out."""
+        if self.next_item >= self.items:
+            return None
+        first = self.next_item
+        if self.uniforms is not None:
+            steps = self.uniforms.shape[0]
+            last = min(self.items, first + max(1, contexts // steps))
+            size = (last - first) * steps
+        else:
+            last, size = first, 0
+            while last < self.items and (last == first or size + len(self.texts[last]) + 1 <= contexts):
+                size += len(self.texts[last]) + 1
+                last += 1
+        self.next_item = last
+        self.contexts_left -= size
+        self.slices_taken += 1
+        return Slice(self, first, last, size)
+
+    def add(self, part: Any) -> None:
+        self.parts.append(part)
+        self.slices_done += 1
+        if self.next_item >= self.items and self.slices_done == self.slices_taken and not self.future.done():
+            self.future.set_result(self.parts)
+
+
+@dataclass
+class Slice:
+    task: Task
+    first: int
+    last: int
+    contexts: int
+
+
+class Scheduler:
+    def __init__(self, sampler: Sampler, scorer: Scorer, max_queued_work: int) -> None:
+        self.sampler = sampler
+        self.scorer = scorer
+        self.max_queued_work = max_queued_work
+        self.tasks: deque[Task] = deque()
+        self.consumer: asyncio.Task[None] | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="namegen-compute")
+        self.context_seconds = {"sample": FIRST_CONTEXT_SECONDS, "score": FIRST_CONTEXT_SECONDS}
+        self.since_trim = 0
+        self.rejected = 0  # requests refused with Busy
+        self.abandoned = 0  # requests dropped because their client had gone
+        self.batch_sizes: deque[int] = deque(maxlen=100)  # requests per batch, most recent last
+
+    @property
+    def queued_work(self) -> int:
+        return sum(task.contexts_left for task in self.tasks)
+
+    # -- submitting ---------------------------------------------------------------------------------------
+
+    async def sample(
+        self, controls: Controls, uniforms: np.ndarray, gone: Gone | None = None, admitted: bool = False
+    ) -> Round:
+        """Run one sampling round; `admitted`: a later round of a request already admitted (never refused)."""
+        contexts = uniforms.shape[0] * uniforms.shape[1]
+        work = {"controls": controls, "uniforms": uniforms}
+        parts: list[Round] = await self._submit("sample", contexts, gone, admitted, **work)
+        return Round(
+            [n for p in parts for n in p.names],
+            [lp for p in parts for lp in p.log_probs],
+            [r for p in parts for r in p.rejected],
+        )
+
+    async def score(self, texts: list[str], gone: Gone | None = None) -> list[dict[str, Any]]:
+        contexts = sum(len(t) + 1 for t in texts)
+        parts: list[list[dict[str, Any]]] = await self._submit("score", contexts, gone, False, texts=texts)
+        return [result for part in parts for result in part]
+
+    async def _submit(self, kind: str, contexts: int, gone: Gone | None, admitted: bool, **work: Any) -> Any:
+        queued = self.queued_work
+        if not admitted and queued and queued + contexts > self.max_queued_work:
+            self.rejected += 1
+            raise Busy(
+                f"server busy: {queued} contexts of work are queued, {contexts} more would pass the limit "
+                f"of {self.max_queued_work}; retry in {RETRY_AFTER_SECONDS} s"
+            )
+        loop = asyncio.get_running_loop()
+        task = Task(kind, contexts, loop.create_future(), gone, **work)
+        self.tasks.append(task)
+        if self.consumer is None or self.consumer.done() or self.consumer.get_loop() is not loop:
+            self.consumer = loop.create_task(self._consume())
+        try:
+            return await task.future
+        finally:
+            if task in self.tasks:  # cancelled while queued (e.g. shutdown): its work goes too
+                self.tasks.remove(task)
+
+    # -- the consumer -------------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(0)  # requests parsed in this loop tick join the first batch
+        while True:
+            while self.tasks:
+                await self._drop_abandoned()
+                batch = self._next_batch()
+                if batch:
+                    await self._run_batch(loop, batch)
+            if self.since_trim < TRIM_AFTER_CONTEXTS:
+                return
+            self.since_trim = 0  # idle after much work: give the burst's freed memory back, then look again
+            await loop.run_in_executor(self.executor, release_free_memory)
+
+    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: list[Slice]) -> None:
+        self.batch_sizes.append(len({id(s.task) for s in batch}))
+        try:
+            results = await loop.run_in_executor(self.executor, self._run, batch)
+        except Exception as exc:  # surfaced to every request in the batch
+            for s in batch:
+                self._finish(s.task, exc)
+            return
+        for s, result in zip(batch, results, strict=True):
+            s.task.add(result)
+            if s.task.future.done() and s.task in self.tasks:
+                self.tasks.remove(s.task)
+
+    async def _drop_abandoned(self) -> None:
+        for task in list(self.tasks):
+            if task.future.done():
+                self.tasks.remove(task)
+            elif task.gone is not None and task.slices_taken and await task.gone():
+                self.abandoned += 1
+                self._finish(task, ClientGone())
+
+    def _finish(self, task: Task, exc: BaseException) -> None:
+        if not task.future.done():
+            task.future.set_exception(exc)
+        if task in self.tasks:
+            self.tasks.remove(task)
+
+    def _next_batch(self) -> list[Slice]:
+        """Slices for one batch: every waiting request in turn gets an equal share of the time budget, and
+        what small requests leave unused goes round again to the larger ones."""
+        batch: list[Slice] = []
+        budget = BATCH_SECONDS
+        waiting = [t for t in self.tasks if t.next_item < t.items]
+        for _ in range(4):  # later passes hand out what earlier ones left; four give tiny slices no more
+            if not waiting or budget <= 0:
+                break
+            share = budget / len(waiting)
+            for task in waiting:
+                piece = task.take(max(1, int(share / self.context_seconds[task.kind])))
+                if piece is not None:
+                    batch.append(piece)
+                    budget -= piece.contexts * self.context_seconds[task.kind]
+            waiting = [t for t in waiting if t.next_item < t.items]
+        self.tasks.rotate(-1)  # the next batch starts with another request
+        return batch
+
+    def _run(self, batch: list[Slice]) -> list[Any]:
+        """In the worker thread: the batch's sampling slices grouped by controls, its scoring slices in one
+        call; results in batch order. Each kind's time feeds its cost estimate."""
+        results: list[Any] = [None] * len(batch)
+        groups: dict[Controls, list[int]] = defaultdict(list)
+        scoring = []
+        for i, s in enumerate(batch):
+            if s.task.kind == "sample":
+                assert s.task.controls is not None
+                groups[s.task.controls].append(i)
+            else:
+                scoring.append(i)
+        started = perf_counter()
+        for controls, members in groups.items():
+            blocks = [batch[i].task.uniforms[:, batch[i].first : batch[i].last] for i in members]  # type: ignore[index]
+            for i, result in zip(members, self.sampler.sample_rounds(blocks, controls), strict=True):
+                results[i] = result
+        self._learn("sample", perf_counter() - started, sum(batch[i].contexts for g in groups.values() for i in g))
+        if scoring:
+            started = perf_counter()
+            texts = [batch[i].task.texts[batch[i].first : batch[i].last] for i in scoring]
+            scored = iter(self.scorer.score_many(list(itertools.chain.from_iterable(texts))))
+            for i, chunk in zip(scoring, texts, strict=True):
+                results[i] = [next(scored) for _ in chunk]
+            self._learn("score", perf_counter() - started, sum(batch[i].contexts for i in scoring))
+        return results
+
+    def _learn(self, kind: str, seconds: float, contexts: int) -> None:
+        if contexts:
+            self.since_trim += contexts
+            # A moving average: the cost per context shifts with the cache's hit rate and the machine's load.
+            self.context_seconds[kind] = 0.7 * self.context_seconds[kind] + 0.3 * seconds / contexts
+
+    def close(self) -> None:
+        for task in list(self.tasks):
+            self._finish(task, RuntimeError("the server is shutting down"))
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def release_free_memory() -> None:
+    """Hand freed heap back to the OS (glibc's malloc_trim): a burst's buffers are freed but glibc keeps the
+    pages, so resident memory would stay at the burst's peak. A no-op where there is no glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).malloc_trim(0)

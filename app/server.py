@@ -1,0 +1,148 @@
+"""uvicorn's httptools protocol with every connection bounded: head size, head and body time, idle time, and
+the number of connections.
+
+uvicorn bounds none of these on its httptools protocol (only h11's has a head size limit, and neither closes a
+connection that never sends a byte), and a server open to the internet must: otherwise a client can pin memory
+with an endless header or hold every file descriptor with silent sockets. The checks sit where the bytes
+arrive, before the app sees a request, and each refusal is one JSON line with `Connection: close`:
+
+- a request line and headers over `max_header_bytes`: 431 (counted as the bytes arrive, before parsing ends);
+- a head not complete `header_timeout_seconds` after its first byte: 408;
+- a body not complete `body_timeout_seconds` after its head: 408;
+- no request started `keep_alive_seconds` after the connection opened or its last response: closed;
+- a connection beyond `max_connections`: 503 with Retry-After, closed at once.
+
+`python -m app.serve` passes this class to uvicorn as its HTTP protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import TimerHandle
+from typing import Any
+
+import orjson
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from app.settings import get_settings
+
+RETRY_AFTER_SECONDS = 1
+
+
+def count_refusal(reason: str) -> None:
+    # Imported here, in the worker: the supervisor of several workers imports this module too, and must not
+    # create metric files before it has prepared their directory.
+    from app import metrics
+
+    metrics.record_connection_closed(reason)
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        settings = get_settings()  # the NAMEGEN_ settings of this worker process
+        self.max_connections = settings.max_connections
+        self.max_header_bytes = settings.max_header_bytes
+        self.header_timeout = settings.header_timeout_seconds
+        self.body_timeout = settings.body_timeout_seconds
+        self.timeout_keep_alive = settings.keep_alive_seconds  # type: ignore[assignment]  # uvicorn's idle timer
+        self.in_head = True  # between a request's first byte (or the connection's start) and its end of head
+        self.head_bytes = 0
+        self.deadline: TimerHandle | None = None  # the head's or the body's
+
+    # -- connection ---------------------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            self.refuse(503, f"too many connections (the limit is {self.max_connections}); retry later", "connections")
+            return
+        # uvicorn arms its idle timer only after a response; a connection that never sends a byte needs it too.
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            count_refusal("idle")
+        super().timeout_keep_alive_handler()
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return
+        if self.in_head:
+            self.head_bytes += len(data)
+        super().data_received(data)
+        # Still in the head after parsing what came: everything received is head (a chunk that completed the
+        # head set in_head False in on_headers_complete), and the parser holds it, so refuse before it grows.
+        if self.in_head and self.head_bytes > self.max_header_bytes and not self.transport.is_closing():
+            self.refuse(431, f"request head is larger than the {self.max_header_bytes}-byte limit", "head_size")
+
+    # -- parser callbacks -----------------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head, self.head_bytes = True, 0
+        self._set_deadline(self.header_timeout, "request head not complete within", "head_time")
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        super().on_headers_complete()
+        self._set_deadline(self.body_timeout, "request body not complete within", "body_time")
+
+    def on_message_complete(self) -> None:
+        self._cancel_deadline()
+        self.in_head, self.head_bytes = True, 0  # whatever comes next on this connection is the next head
+        super().on_message_complete()
+
+    # -- refusals -------------------------------------------------------------------------------------------
+
+    def _set_deadline(self, seconds: float, what: str, reason: str) -> None:
+        self._cancel_deadline()
+        self.deadline = self.loop.call_later(seconds, self._deadline_passed, f"{what} {seconds:g} s", reason)
+
+    def _cancel_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _deadline_passed(self, message: str, reason: str) -> None:
+        self.deadline = None
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started:
+            # The app already answered (say, a 413 without reading the body): just stop reading.
+            count_refusal(reason)
+            self.transport.close()
+            return
+        self.refuse(408, message, reason)
+
+    def refuse(self, status: int, message: str, reason: str) -> None:
+        """Answer with one JSON line and close; a request the app is still handling is told its client has gone."""
+        count_refusal(reason)
+        self._cancel_deadline()
+        self._unset_keepalive_if_required()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the app's receive() says http.disconnect, its send() writes nothing
+            cycle.message_event.set()
+        body = orjson.dumps({"detail": message})
+        head = [
+            STATUS_LINE[status],
+            b"content-type: application/json\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n",
+        ]
+        if status == 503:
+            head.append(b"retry-after: " + str(RETRY_AFTER_SECONDS).encode() + b"\r\n")
+        self.transport.write(b"".join([*head, b"\r\n", body]))
+        self.transport.close()

@@ -1,0 +1,88 @@
+"""How typed text becomes model text: strip, NFC, simple folds into the vocabulary, each change noted; what no
+fold maps in is a problem naming the character and its position."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from app.engine.problems import Problem
+from app.engine.textrules import Normalized, TextRules
+
+LOWER = TextRules([".", "a", "b", "e", "j", "o", "s"])
+UPPER = TextRules([".", "A", "H", "I", "M", "S", "T"])
+MIXED = TextRules([".", "A", "a", "b", "é"])
+
+
+def test_text_already_in_the_vocabulary_is_unchanged_and_unnoted() -> None:
+    assert LOWER.normalize("jose", "text") == Normalized("jose", ())
+
+
+def test_surrounding_whitespace_is_stripped_with_a_note() -> None:
+    result = LOWER.normalize("  jose\t", "text")
+    assert (result.text, result.notes) == ("jose", ("text: surrounding whitespace was removed",))
+
+
+def test_decomposed_and_composed_accents_give_the_same_text() -> None:
+    decomposed = unicodedata.normalize("NFD", "josé")
+    assert len(decomposed) == 5
+    assert MIXED.normalize(decomposed, "text").text == MIXED.normalize("josé", "text").text
+
+
+def test_nfc_change_is_noted() -> None:
+    result = MIXED.normalize(unicodedata.normalize("NFD", "bé"), "text")
+    assert result.text == "bé" and result.notes == ("text: Unicode was normalized (NFC)",)
+
+
+def test_upper_case_folds_into_a_lower_case_vocabulary() -> None:
+    result = LOWER.normalize("Jose", "text")
+    assert (result.text, result.notes) == ("jose", ("text: folded into the model's vocabulary: 'J' -> 'j'",))
+
+
+def test_lower_case_folds_into_an_upper_case_vocabulary() -> None:
+    result = UPPER.normalize("smith", "text")
+    assert result.text == "SMITH"
+    assert result.notes == (
+        "text: folded into the model's vocabulary: 'h' -> 'H', 'i' -> 'I', 'm' -> 'M', 's' -> 'S', 't' -> 'T'",
+    )
+
+
+def test_accents_fold_when_the_vocabulary_has_only_the_plain_letter() -> None:
+    result = LOWER.normalize("José", "text")
+    assert result.text == "jose"
+    assert result.notes == ("text: folded into the model's vocabulary: 'J' -> 'j', 'é' -> 'e'",)
+
+
+def test_a_mixed_case_vocabulary_keeps_the_case_it_has() -> None:
+    assert MIXED.normalize("Aab", "text").text == "Aab"
+
+
+def test_an_accent_the_vocabulary_has_is_kept() -> None:
+    assert MIXED.normalize("bé", "text").text == "bé"
+
+
+def test_unmappable_characters_are_problems_naming_each_position() -> None:
+    assert LOWER.problems("a1b?", ("text",), max_length=64) == [
+        Problem(
+            ("text", 1),
+            "character '1' at position 1 is outside the model's vocabulary ('abejos')",
+            "outside_vocabulary",
+        ),
+        Problem(
+            ("text", 3),
+            "character '?' at position 3 is outside the model's vocabulary ('abejos')",
+            "outside_vocabulary",
+        ),
+    ]
+
+
+def test_the_boundary_token_is_never_part_of_a_text() -> None:
+    assert [p.loc for p in LOWER.problems("a.b", ("text",), max_length=64)] == [("text", 1)]
+
+
+def test_empty_and_too_long_texts_are_problems() -> None:
+    assert LOWER.problems("", ("text",), max_length=5) == [
+        Problem(("text",), "is empty (after removing surrounding whitespace)", "empty")
+    ]
+    assert LOWER.problems("aaaaaa", ("text",), max_length=5) == [
+        Problem(("text",), "has 6 characters; the limit is 5", "too_long")
+    ]
