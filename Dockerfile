@@ -6,13 +6,14 @@ FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# CPU-only torch from PyTorch's own index: the PyPI wheel would pull in several GB of CUDA libraries.
-RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
-COPY pyproject.toml /build/pyproject.toml
-# The runtime dependencies, read from pyproject.toml so the image installs what the project declares
-# (torch==2.13.0 is already satisfied by the CPU build above).
+COPY constraints.txt pyproject.toml /build/
+# CPU-only torch from PyTorch's own index, at the version constraints.txt pins (as `make venv` installs it): the
+# PyPI wheel would pull in several GB of CUDA libraries.
+RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu -c /build/constraints.txt torch
+# The runtime dependencies, read from pyproject.toml so the image installs what the project declares (torch is
+# already satisfied by the CPU build above).
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/build/pyproject.toml', 'rb'))['project']['dependencies']))" > /build/requirements.txt \
-    && pip install --no-cache-dir -r /build/requirements.txt
+    && pip install --no-cache-dir -c /build/constraints.txt -r /build/requirements.txt
 
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \

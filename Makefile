@@ -17,12 +17,12 @@ help:
 
 venv: $(BIN)/.installed
 
-# Rebuilt when the dependency list changes.
-$(BIN)/.installed: pyproject.toml
+# Rebuilt when the dependencies or their pins change. torch first, on its own, so pip takes the pinned CPU build.
+$(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[train,dev]'
+	$(BIN)/pip install --quiet -c constraints.txt torch
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[train,dev]'
 	touch $@
 
 serve: venv
@@ -36,11 +36,16 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-# Headless Chromium for the browser tests comes from Debian's packages.
+# Headless Chromium for the browser tests comes from Debian's packages; axe-core (accessibility checks)
+# from npm into .cache/axe (git-ignored). Either missing: the tests that need it are skipped.
+AXE_CORE ?= axe-core@4.14.1
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing and not root: browser tests will be skipped"; fi; }
+	@[ -f .cache/axe/node_modules/axe-core/axe.min.js ] || { \
+	  if command -v npm >/dev/null 2>&1; then mkdir -p .cache/axe && npm install --silent --no-audit --no-fund --prefix .cache/axe $(AXE_CORE); \
+	  else echo "npm missing: the axe-core accessibility tests will be skipped"; fi; }
 
 unit: venv browser-deps
 	$(BIN)/python -m pytest -q
@@ -48,16 +53,16 @@ unit: venv browser-deps
 test: lint typecheck unit
 
 train: venv
-	$(BIN)/python -m training.train --recipe default --data $(DATA) --out $(ARTIFACT)
+	$(BIN)/namegen train --recipe default --data $(DATA) --out $(ARTIFACT)
 
 train-lecture: venv
-	$(BIN)/python -m training.train --recipe lecture --data $(DATA) --out model_artifacts/lecture-mlp.pt
+	$(BIN)/namegen train --recipe lecture --data $(DATA) --out model_artifacts/lecture-mlp.pt
 
 evaluate: venv
-	$(BIN)/python -m training.evaluate $(ARTIFACT) $(DATA)
+	$(BIN)/namegen evaluate $(ARTIFACT) $(DATA)
 
 sweep: venv
-	$(BIN)/python -m training.sweep --data $(DATA)
+	$(BIN)/namegen sweep --data $(DATA)
 
 download: venv
 	$(BIN)/python -m training.download

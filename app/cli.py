@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve_main()
     try:
         return run(args)
+    except BrokenPipeError:  # `namegen sample | head`: the reader left; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ArtifactError as exc:
         print(f"namegen: error: {exc}", file=sys.stderr)
         return EXIT_BAD_MODEL
@@ -87,9 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def option_problem(problem: Problem) -> str:
     """'min_length: msg' -> '--min-length: msg'; a scored text is named by its argument position."""
     if problem.loc and problem.loc[0] == "texts" and len(problem.loc) > 1:
-        return f"TEXT {problem.loc[1]}: {problem.msg}" if len(problem.loc) == 2 else describe(problem)
+        return f"TEXT {int(problem.loc[1]) + 1}: {problem.msg}"  # counted as the command line shows them
     if problem.loc and isinstance(problem.loc[0], str) and problem.loc[0] != "texts":
-        name = "--" + problem.loc[0].replace("_", "-")
+        name = ("-" if len(problem.loc[0]) == 1 else "--") + problem.loc[0].replace("_", "-")
         return describe(Problem((name, *problem.loc[1:]), problem.msg, problem.type))
     return describe(problem)
 
@@ -154,6 +158,8 @@ def print_scores(results: list[dict[str, Any]], as_json: bool) -> None:
         return
     print(f"{'text':<20} {'total_loss':>10} {'mean_loss':>10} {'perplexity':>10}  per character (-ln p)")
     for r in results:
+        for note in r["notes"]:
+            print(f"# note: {note}", file=sys.stderr)
         chars = " ".join(f"{c['char']}:{c['loss']:.2f}" for c in r["chars"])
         print(f"{r['text']:<20} {r['total_loss']:>10.4f} {r['mean_loss']:>10.4f} {r['perplexity']:>10.3f}  {chars}")
 

@@ -92,7 +92,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.in_head, self.head_bytes = True, 0
         self._set_deadline(self.header_timeout, "request head not complete within", "head_time")
 
     def on_headers_complete(self) -> None:

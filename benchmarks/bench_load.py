@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["emma", "olivia", "sophia", "liam", "noah", "zxqv", "kaylee", "arabella", "jo", "maximiliano"]
@@ -466,6 +467,25 @@ def merge(parts: list[Hostile]) -> Hostile:
     return merged
 
 
+SERVER_COUNTERS = ("namegen_connections_refused", "namegen_requests_rejected_busy", "namegen_requests_abandoned")
+
+
+def server_counters(base_url: str) -> str:
+    """What the server itself counted of the attack (its /metrics), or why that could not be read."""
+    try:
+        text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    except httpx.HTTPError as exc:
+        return f"/metrics unreadable: {type(exc).__name__}"
+    parts = []
+    for family in text_string_to_metric_families(text):
+        if family.name in SERVER_COUNTERS:
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    labels = ",".join(f"{k}={v}" for k, v in sample.labels.items())
+                    parts.append(f"{family.name}{'{' + labels + '}' if labels else ''} {sample.value:.0f}")
+    return "  ".join(parts) or "none of " + ", ".join(SERVER_COUNTERS)
+
+
 def raise_fd_limit(wanted: int) -> int:
     """Raise this process's soft RLIMIT_NOFILE toward `wanted` (within the hard limit); returns the soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -505,7 +525,11 @@ def server_errors(kinds: Counter[str]) -> dict[str, int]:
 
 
 def run_hostile(args: argparse.Namespace) -> int:
-    raise_fd_limit(args.silent + args.header_floods + args.abandoned + args.batches + args.connections + 1024)
+    others = args.header_floods + args.abandoned + args.batches + args.connections + 1024  # + files, pipes, probes
+    soft = raise_fd_limit(args.silent + others)
+    if args.silent + others > soft:
+        print(f"note: the file descriptor limit is {soft}: {max(0, soft - others)} silent sockets, not {args.silent}")
+        args.silent = max(0, soft - others)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = start_server(port, args.workers)
@@ -540,6 +564,7 @@ def run_hostile(args: argparse.Namespace) -> int:
                 process.kill()
         elapsed = time.monotonic() - started
         alive = server.poll() is None
+        counted = server_counters(base_url) if alive else "(server gone)"
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
@@ -555,6 +580,7 @@ def run_hostile(args: argparse.Namespace) -> int:
     print(f"errors       {tally.errors}{'  ' + kinds if kinds else ''}")
     print_hostile(hostile, args)
     bad = server_errors(Counter(tally.error_kinds) + hostile.statuses())
+    print(f"server says  {counted}")
     print(f"server       {'alive' if alive else 'DIED'} at the end")
     failed = bool(bad) or not alive or bool(problems)
     verdict = "PASS (no 5xx but 503)"

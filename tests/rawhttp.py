@@ -11,6 +11,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from servers import REPO_ROOT, SERVE_COMMAND, ServerProcess, free_port
 
@@ -23,7 +24,7 @@ class RawResponse:
     headers: dict[str, str]  # names lower-cased; a repeated header keeps its last value
     body: bytes = field(repr=False)
 
-    def json(self) -> object:
+    def json(self) -> Any:
         return json.loads(self.body)
 
 

@@ -422,6 +422,22 @@ def test_on_a_phone_choosing_a_name_scores_it_in_view_and_marks_it(
     assert watched.problems == []
 
 
+def test_on_a_desktop_choosing_a_name_scores_it_beside_the_list_without_scrolling(
+    server: str, open_page: Callable[..., WatchedPage]
+) -> None:
+    watched = open_page(DESKTOP)
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 12, seed=7)
+    scroll_before = page.evaluate("window.scrollY")
+    name_button(page, names[5]).click()
+    expect(page.locator(f'[data-testid="score-chars"][data-text="{names[5]}"]')).to_be_in_viewport(ratio=1)
+    expect(name_button(page, names[5])).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("window.scrollY") == scroll_before
+    expect(page.get_by_role("button", name="Back to the names")).to_be_hidden()  # nothing to go back to
+    assert watched.problems == []
+
+
 def expected_percentile_text(percentile: float) -> str:
     if percentile >= 100:
         return "More name-like than every real name it was compared with"
@@ -625,19 +641,23 @@ def test_the_keyboard_focus_ring_has_3_to_1_contrast_with_the_card(
     assert contrast(ring, card) >= 3, (ring, card)
 
 
-def test_each_name_buttons_accessible_name_starts_with_its_visible_name(
+def test_each_name_buttons_accessible_name_starts_with_its_visible_text(
     server: str, open_page: Callable[..., WatchedPage]
 ) -> None:
+    """The name, its badge and its log p, as shown: no aria-label that hides them (label-content-name-mismatch)."""
     watched = open_page(DESKTOP)
     page = watched.page
     page.goto(server)
-    for sample in api_sample(server, n=6, seed=4)["samples"]:
-        assert sample["name"] in generate(page, 6, seed=4)
-        label = "new" if sample["novel"] else "known"
-        pattern = re.compile(rf"^{sample['name']} {label} log p", re.IGNORECASE)
-        expect(page.get_by_role("button", name=pattern)).to_have_count(1)
-        break
+    names = generate(page, 6, seed=4)
+    samples = api_sample(server, n=6, seed=4)["samples"]
+    assert names == [s["name"] for s in samples]
+    for sample in samples:
+        badge = "new" if sample["novel"] else "known"
+        log_p = f"{sample['log_prob']:.1f}".replace("-", "−")
+        accessible_name = re.compile(rf"^{sample['name']} {badge} log p {log_p}$", re.IGNORECASE)
+        expect(page.get_by_role("button", name=accessible_name)).to_have_count(names.count(sample["name"]))
     assert page.locator("#names .name-button[aria-label]").count() == 0
+    assert watched.problems == []
 
 
 def bring_to(page: Page, server: str, state: str) -> None:

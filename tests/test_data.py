@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from training.data import ContextWindows, DataError, Vocabulary, file_sha256, read_words, reference_split
+from app.hashing import file_sha256
+from training.data import ContextWindows, DataError, Vocabulary, read_words, reference_split
 
 NAMES = Path(__file__).parents[1].parent / "shared/data/names.txt"
 needs_names = pytest.mark.skipif(not NAMES.is_file(), reason=f"{NAMES} absent (python -m training.download)")

@@ -191,3 +191,32 @@ def test_api_docs_load_every_asset_from_this_server(page_client: TestClient) -> 
     for asset in assets:
         assert asset.startswith("/"), f"/docs loads {asset} from elsewhere"
         assert page_client.get(asset).status_code == 200
+
+
+def test_number_boxes_carry_the_limits_of_the_api(page_client: TestClient) -> None:
+    """The browser's own limits match GET /sample's: no box lets through a value the API always refuses."""
+    controls = {str(c.get("id")): c for c in parsed_page(page_client).controls}
+    number_boxes = [name for name, c in controls.items() if c.get("type") == "number"]
+    assert sorted(number_boxes) == sorted(["n", "temperature", "seed", "min_length", "max_length", "top_k", "top_p"])
+    assert all(controls[name].get("min") is not None for name in number_boxes)
+    assert float(str(controls["temperature"]["min"])) > 0  # temperature must be > 0: "0" is out of range
+    assert float(str(controls["top_p"]["min"])) > 0 and controls["top_p"]["max"] == "1"
+    assert controls["n"]["min"] == controls["min_length"]["min"] == controls["max_length"]["min"] == "1"
+    assert controls["top_k"]["min"] == "1" and controls["seed"]["min"] == "0"
+    assert controls["seed"]["max"] == str(2**64 - 1)
+
+
+def test_page_has_no_inline_script_or_style_for_its_policy_to_block(page_client: TestClient) -> None:
+    html = page_client.get("/").text
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
+    assert re.findall(r"<style\b|\sstyle=|\son[a-z]+=", html) == []
+    for path in STATIC_DIR.glob("*.js"):  # elements are built with the DOM API, styles set through CSSOM
+        script = path.read_text()
+        assert "innerHTML" not in script and 'setAttribute("style"' not in script, path.name
+
+
+def test_score_examples_are_buttons_that_name_what_they_score(page_client: TestClient) -> None:
+    html = page_client.get("/").text
+    examples = re.findall(r'<button type="button" class="example" data-example="([^"]+)">([^<]+)</button>', html)
+    assert len(examples) >= 3
+    assert all(value == label and re.fullmatch("[a-z]+", value) for value, label in examples)

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from app.engine.artifact import Artifact, load_artifact
+from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
-from training.data import ContextWindows, Vocabulary, file_sha256, read_words, reference_split
+from training.data import ContextWindows, Vocabulary, read_words, reference_split
 from training.evaluate import evaluate_file
 
 REPO = Path(__file__).parents[1]

@@ -6,14 +6,14 @@ tests agree on what a "window" and a "split" are.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-BOUNDARY = "."  # start/end-of-item token, always id 0
+from app.engine.artifact import BOUNDARY
+
 SPLIT_SEED = 42  # the lectures' seed, so losses compare with theirs
 # Relative to the repository root, where the commands are run: the data lives beside the repo, never in it.
 DEFAULT_DATA = Path("../shared/data/names.txt")
@@ -50,10 +50,6 @@ def read_words(path: str | Path) -> list[str]:
     if bad:
         raise DataError(f"{path}: {len(bad)} item(s) contain the boundary token '.', e.g. {bad[0]!r}")
     return words
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)

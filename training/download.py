@@ -11,13 +11,14 @@ exit status 1.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from app.hashing import bytes_sha256
 
 # From the data README (../shared/data/README.md).
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
@@ -61,20 +62,16 @@ def write_atomically(data: bytes, out: Path) -> None:
         raise
 
 
-def sha256_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def download(out: Path, url: str = NAMES_URL, sha256: str = NAMES_SHA256, force: bool = False) -> str:
     """Make `out` hold the file whose digest is `sha256`; returns what was done, for the user."""
     if not url.startswith(("http://", "https://")):
         raise DownloadError(f"not an http(s) URL: {url}")
     if out.is_file() and not force:
-        if sha256_of(out.read_bytes()) == sha256:
+        if bytes_sha256(out.read_bytes()) == sha256:
             return f"{out}: already present, sha256 matches"
         raise DownloadError(f"{out} exists with a different sha256; remove it or pass --force to replace it")
     data = fetch(url)
-    digest = sha256_of(data)
+    digest = bytes_sha256(data)
     if digest != sha256:
         raise DownloadError(f"checksum mismatch for {url}: got sha256 {digest}, expected {sha256}; nothing written")
     try:

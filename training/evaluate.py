@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from app.engine.artifact import Artifact, ArtifactError, load_artifact
+from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
 from training.command import DEFAULT_MODEL, HelpFormatter, fail
-from training.data import DEFAULT_DATA, ContextWindows, Vocabulary, file_sha256, read_words, reference_split
+from training.data import DEFAULT_DATA, ContextWindows, Vocabulary, read_words, reference_split
 
 SPLITS = ("train", "dev", "test")
 DEV_LOSS_BAR = 1.95  # the shipped artifact's target on the reference dev split (nats/char)

@@ -11,8 +11,9 @@ from typing import Any
 import torch
 
 from app.engine.artifact import ARTIFACT_FORMAT, ARTIFACT_VERSION, META_FILE, WORDS_FILE
+from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
-from training.data import ContextWindows, Vocabulary, file_sha256, split_word_counts
+from training.data import ContextWindows, Vocabulary, split_word_counts
 from training.download import NAMES_SHA256
 from training.model import ModelConfig, NameMLP, ServedNameMLP
 from training.recipes import TrainConfig
@@ -226,7 +227,21 @@ def served_losses(artifact_path: Path, words: list[str]) -> float:
     return total / count
 
 
-def reexport_served(path: Path, data: Path, out: Path | None = None) -> dict[str, Any]:
+INT8_TOLERANCE = 0.05  # largest |log p| difference (nats) the int8 layers may make to any probe context
+
+
+def int8_scripted(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule:
+    """ServedNameMLP with its layers after the first in int8, scripted, and checked close to the eager model
+    (the dev and test losses through the service decide whether it ships)."""
+    scripted = torch.jit.script(ServedNameMLP(model, int8=True).eval())
+    with torch.no_grad():
+        difference = float((scripted(probe) - model(probe)).abs().max())
+    if difference > INT8_TOLERANCE:
+        raise RuntimeError(f"export check failed: int8 log-probabilities differ by {difference:.3f} nats")
+    return scripted
+
+
+def reexport_served(path: Path, data: Path, out: Path | None = None, int8: bool = False) -> dict[str, Any]:
     """Re-export an artifact scripted from a NameMLP (its state dict loads into NameMLP with the config in
     meta["hyperparameters"]) in the serving layout, from the same weights: no retraining.
 
@@ -247,7 +262,9 @@ def reexport_served(path: Path, data: Path, out: Path | None = None) -> dict[str
     words = read_words(data)
     split = reference_split(words)
     windows = ContextWindows.build(split.dev, Vocabulary(tuple(meta["vocab"])), meta["block_size"])
-    scripted = script_and_check(model, windows.x[:4096])
+    scripted = script_and_check(model, windows.x[:4096])  # the float32 layout reproduces the trained model
+    if int8:
+        scripted = int8_scripted(model, windows.x[:4096])
     save_artifact(scripted, meta, words_all, out)  # first with the old meta, to score through the file itself
     meta["dev_loss"] = round(served_losses(out, split.dev), 5)
     meta["test_loss"] = round(served_losses(out, split.test), 5)
@@ -256,7 +273,12 @@ def reexport_served(path: Path, data: Path, out: Path | None = None) -> dict[str
     meta["served"] = {
         "layout": "ServedNameMLP: members stacked (one baddbmm per layer), tanh as a folded sigmoid, first layer "
         "from the per-position tables",
-        "precision": "float32",
+        "precision": (
+            "int8 in the layers after the first (weights per output row, sigmoid inputs at a fixed 1/255 scale), "
+            "float32 elsewhere"
+            if int8
+            else "float32"
+        ),
         "losses_through": "app.engine.scorer.Scorer (the /score path)",
         "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "torch_version": torch.__version__,
@@ -275,6 +297,7 @@ if __name__ == "__main__":
     parser.add_argument("artifact", type=Path, help="a NameMLP artifact, re-exported in place unless --out")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the words file of the reference split")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--int8", action="store_true", help="the layers after the first in int8")
     args = parser.parse_args()
-    result = reexport_served(args.artifact, args.data, args.out)
+    result = reexport_served(args.artifact, args.data, args.out, args.int8)
     print(json.dumps({k: result[k] for k in ("dev_loss", "test_loss", "served")}, indent=1))

@@ -193,15 +193,45 @@ def _doubled_norm(blocks: list[HiddenBlock]) -> tuple[torch.Tensor, torch.Tensor
     return 2 * torch.stack([n.weight for n in norms]), 2 * torch.stack([n.bias for n in norms])
 
 
-class StackedBlock(nn.Module):
-    """A hidden layer after the first, every member at once: one batched matmul, then norm and sigmoid."""
+INT8_INPUT_SCALE = 1 / 255  # quint8 step for sigmoid outputs, which lie in [0, 1]
 
-    def __init__(self, blocks: list[HiddenBlock]) -> None:
+
+class Int8Linear(nn.Module):
+    """x W^T + b with W in int8 (one scale per output row) and x rounded to quint8 at a FIXED scale.
+
+    Dynamic quantization would scale each call's input by its own range, so a row's result would depend on the
+    other rows in its batch; the service needs every context's output independent of its batch (cache, buckets,
+    sampler and scorer agreeing). The inputs here are sigmoids, in [0, 1], so one fixed scale fits them all.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        scales = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
+        zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
+        qweight = torch.quantize_per_channel(weight.contiguous(), scales, zero_points, 0, torch.qint8)
+        self.packed = torch.ops.quantized.linear_prepack(qweight, bias.contiguous())
+        self.input_scale = INT8_INPUT_SCALE
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(x, self.input_scale, 0, self.packed)
+
+
+class StackedBlock(nn.Module):
+    """A hidden layer after the first, every member at once: one batched matmul (or, in int8, one int8 matmul
+    per member), then norm and sigmoid."""
+
+    def __init__(self, blocks: list[HiddenBlock], int8: bool = False) -> None:
         super().__init__()
         weight, bias = _halved_tanh_weights([b.linear for b in blocks])
         scale, shift = _doubled_norm(blocks)
-        self.weight = weight
-        self.bias = bias
+        self.int8 = int8
+        self.int8_linears = (
+            nn.ModuleList(Int8Linear(w.t(), b[0]) for w, b in zip(weight, bias, strict=True))
+            if int8
+            else nn.ModuleList()
+        )
+        self.weight = torch.empty(0) if int8 else weight
+        self.bias = torch.empty(0) if int8 else bias
         self.scale = scale[:, None] if scale.numel() else scale
         self.shift = shift[:, None] if shift.numel() else shift
         self.layer_norm = scale.numel() > 0
@@ -213,7 +243,13 @@ class StackedBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(members, B, in) sigmoids -> (members, B, out) sigmoids."""
-        a = torch.baddbmm(self.bias, x, self.weight)
+        if self.int8:
+            outs: list[torch.Tensor] = []
+            for member, linear in enumerate(self.int8_linears):
+                outs.append(linear(x[member]))
+            a = torch.stack(outs)
+        else:
+            a = torch.baddbmm(self.bias, x, self.weight)
         if self.layer_norm:
             a = F.layer_norm(a, [self.width], self.ones, self.zeros, self.eps)
             return torch.sigmoid_(torch.addcmul(self.shift, a, self.scale))
@@ -234,9 +270,10 @@ class ServedNameMLP(nn.Module):
     Its tensors are plain attributes, not parameters: it is for inference only; NameMLP stays the training model.
     """
 
-    def __init__(self, model: NameMLP) -> None:
+    def __init__(self, model: NameMLP, int8: bool = False) -> None:
         super().__init__()
         members = [m for m in model.members if isinstance(m, MemberMLP)]
+        self.int8 = int8  # the layers after the first in int8 (Int8Linear); the head stays float32
         self.block_size = model.block_size
         self.n_members = len(members)
         self.n_hidden = model.n_hidden
@@ -256,7 +293,7 @@ class ServedNameMLP(nn.Module):
             self.zeros = torch.zeros(self.n_hidden)
             depth = len(members[0].deeper)
             self.deeper = nn.ModuleList(
-                StackedBlock([m.deeper[d] for m in members if isinstance(m.deeper[d], HiddenBlock)])  # type: ignore[misc]
+                StackedBlock([m.deeper[d] for m in members if isinstance(m.deeper[d], HiddenBlock)], int8)  # type: ignore[misc]
                 for d in range(depth)
             )
             head_weight, head_bias = _halved_tanh_weights([m.head for m in members])

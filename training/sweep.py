@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from app.hashing import file_sha256
 from training.command import CommandError, HelpFormatter, fail
-from training.data import DEFAULT_DATA, DataError, Vocabulary, file_sha256, read_words, reference_split
+from training.data import DEFAULT_DATA, DataError, Vocabulary, read_words, reference_split
 from training.evaluate import bigram_baseline, bigram_row_loss
 from training.model import loss_on
 from training.recipes import TrainConfig, default

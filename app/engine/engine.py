@@ -126,6 +126,7 @@ class Engine:
     async def _score(self, texts: list[str], loc: Loc, gone: Gone | None) -> list[dict[str, Any]]:
         """Normalize and check every text first: any invalid text makes the whole request a 422 naming each
         one by its index (and character position)."""
+        self.scheduler.admit(sum(len(t) + 1 for t in texts))  # before the work of checking them: busy is busy
         single = len(loc) == 1 and loc[0] == "text"
         normalized, problems = [], []
         for i, text in enumerate(texts):

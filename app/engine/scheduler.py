@@ -5,9 +5,9 @@ may look up r * s contexts, a scored text of length L is L + 1 windows. A reques
 already queued is under the bound (max_queued_work); past it, Busy (HTTP 503 with Retry-After). A request
 already admitted is never refused its later rounds.
 
-One consumer builds each batch from the queued requests in turn (round robin), each taking a share of a
-batch's time budget: a request that asks for little is served whole in the next batch, a huge one only a
-slice, so small requests never wait behind large ones for more than one batch. Slicing changes no result:
+One consumer builds each batch: every small request whole, then the large ones in turn (round robin), each a
+slice of the batch's time budget. A request that asks for little is so served in the next batch, a huge one
+one slice at a time, and small requests never wait behind large ones for more than a batch. Slicing changes no result:
 a sampling row depends only on its own uniforms, and a text's score only on the text. The budget is in
 seconds, converted to contexts by a running estimate of what a context costs, so a batch takes about the same
 time whether its contexts come from the sampler's cache (cheap) or from the network (dear).
@@ -38,6 +38,8 @@ from app.engine.scorer import Scorer
 RETRY_AFTER_SECONDS = 1
 BATCH_SECONDS = 0.025  # a batch's time budget: the longest a small request waits behind others' work
 FIRST_CONTEXT_SECONDS = 30e-6  # the cost estimate before anything was measured (a cache miss, roughly)
+MIN_SLICE_ROWS = 64  # a sampling slice's floor
+MIN_SLICE_CONTEXTS = 2048  # a scoring slice's floor (characters)
 TRIM_AFTER_CONTEXTS = 200_000  # work done since the last trim that makes an idle moment worth a malloc_trim
 
 Gone = Callable[[], Awaitable[bool]]
@@ -143,14 +145,19 @@ class Scheduler:
         parts: list[list[dict[str, Any]]] = await self._submit("score", contexts, gone, False, texts=texts)
         return [result for part in parts for result in part]
 
-    async def _submit(self, kind: str, contexts: int, gone: Gone | None, admitted: bool, **work: Any) -> Any:
+    def admit(self, contexts: int) -> None:
+        """Busy unless `contexts` more fit under the bound (an idle server takes any one request)."""
         queued = self.queued_work
-        if not admitted and queued and queued + contexts > self.max_queued_work:
+        if queued and queued + contexts > self.max_queued_work:
             self.rejected += 1
             raise Busy(
                 f"server busy: {queued} contexts of work are queued, {contexts} more would pass the limit "
                 f"of {self.max_queued_work}; retry in {RETRY_AFTER_SECONDS} s"
             )
+
+    async def _submit(self, kind: str, contexts: int, gone: Gone | None, admitted: bool, **work: Any) -> Any:
+        if not admitted:
+            self.admit(contexts)
         loop = asyncio.get_running_loop()
         task = Task(kind, contexts, loop.create_future(), gone, **work)
         self.tasks.append(task)
@@ -206,23 +213,38 @@ class Scheduler:
             self.tasks.remove(task)
 
     def _next_batch(self) -> list[Slice]:
-        """Slices for one batch: every waiting request in turn gets an equal share of the time budget, and
-        what small requests leave unused goes round again to the larger ones."""
+        """Slices for one batch. Small requests (no more than one slice's floor of work) go whole, every batch;
+        then the large ones in turn, each a slice of what the budget has left (at least the floor), until it
+        is spent; at least one large request moves in every batch, so none starves."""
         batch: list[Slice] = []
         budget = BATCH_SECONDS
         waiting = [t for t in self.tasks if t.next_item < t.items]
-        for _ in range(4):  # later passes hand out what earlier ones left; four give tiny slices no more
-            if not waiting or budget <= 0:
-                break
-            share = budget / len(waiting)
-            for task in waiting:
-                piece = task.take(max(1, int(share / self.context_seconds[task.kind])))
+        large = [t for t in waiting if t.contexts_left > self._floor(t)]
+        for task in waiting:
+            if task.contexts_left <= self._floor(task):
+                piece = task.take(task.contexts_left)
                 if piece is not None:
                     batch.append(piece)
                     budget -= piece.contexts * self.context_seconds[task.kind]
-            waiting = [t for t in waiting if t.next_item < t.items]
-        self.tasks.rotate(-1)  # the next batch starts with another request
+        for i, task in enumerate(large):
+            if i and budget <= 0:
+                break
+            wanted = max(self._floor(task), int(budget / self.context_seconds[task.kind]))
+            piece = task.take(wanted)
+            if piece is not None:
+                batch.append(piece)
+                budget -= piece.contexts * self.context_seconds[task.kind]
+        if large:
+            self.tasks.remove(large[0])  # the next batch starts with another large request
+            self.tasks.append(large[0])
         return batch
+
+    def _floor(self, task: Task) -> int:
+        """The smallest slice worth a turn: a sampling slice makes one network call per step whatever its rows,
+        so a slice needs enough rows to spread that call's fixed cost."""
+        if task.uniforms is not None:
+            return MIN_SLICE_ROWS * task.uniforms.shape[0]
+        return MIN_SLICE_CONTEXTS
 
     def _run(self, batch: list[Slice]) -> list[Any]:
         """In the worker thread: the batch's sampling slices grouped by controls, its scoring slices in one

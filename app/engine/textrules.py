@@ -65,6 +65,8 @@ class TextRules:
         composed = unicodedata.normalize("NFC", stripped)
         if composed != stripped:
             notes.append(f"{what}: Unicode was normalized (NFC)")
+        if self.allowed.issuperset(composed):  # the usual case, checked in C: nothing to fold
+            return Normalized(composed, tuple(notes))
         chars = list(composed)
         folded = [self.fold(c) for c in chars]
         changed = sorted({f"{a!r} -> {b!r}" for a, b in zip(chars, folded, strict=True) if a != b})

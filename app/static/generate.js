@@ -14,7 +14,6 @@ export const SAMPLE_FIELDS = [
 ];
 const CHECKBOXES = new Set(["novel_only", "unique"]); // sent as "true" when ticked, left out otherwise
 const ADVANCED_FIELDS = new Set(["min_length", "max_length", "top_k", "top_p", "novel_only", "unique"]);
-const SVG = "http://www.w3.org/2000/svg";
 
 function settingsFromForm() {
   const params = new URLSearchParams();
@@ -119,23 +118,7 @@ export function watchFieldEdits() {
 }
 
 function copyIcon() {
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 16 16");
-  svg.setAttribute("width", "16");
-  svg.setAttribute("height", "16");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const back = document.createElementNS(SVG, "rect");
-  for (const [k, v] of Object.entries({ x: "5.5", y: "5.5", width: "8", height: "9", rx: "1.5" })) back.setAttribute(k, v);
-  const front = document.createElementNS(SVG, "path");
-  front.setAttribute("d", "M3.5 10.5h-1a1 1 0 0 1-1-1v-7a1 1 0 0 1 1-1h6a1 1 0 0 1 1 1v1");
-  for (const shape of [back, front]) {
-    shape.setAttribute("fill", "none");
-    shape.setAttribute("stroke", "currentColor");
-    shape.setAttribute("stroke-width", "1.4");
-  }
-  svg.append(back, front);
-  return svg;
+  return $("copy-icon").content.firstElementChild.cloneNode(true);
 }
 
 function say(message) {

@@ -102,8 +102,8 @@ function scoreFailed(message, field) {
   markScoredName(null);
 }
 
-// Score `rawText`. With reveal (a name was chosen in the list) the result is scrolled into view, and a
-// "Back to the names" button returns to `from`, the name's button.
+// Score `rawText`. With reveal (a name was chosen in the list) the result is scrolled into view if it is not,
+// and then a "Back to the names" button returns to `from`, the name's button.
 export async function scoreText(rawText, { reveal: bringIntoView = false, from = null } = {}) {
   const seq = ++state.scoreSeq;
   $("score-input").removeAttribute("aria-invalid");
@@ -135,9 +135,10 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
     state.scoredText = data.text;
     markScoredName(data.text);
     updateUrl();
-    $("back-to-names").hidden = !from;
     state.scoredFrom = from;
-    if (bringIntoView) reveal($("score-title").closest("section"));
+    // Scrolled away from the list to show the score: offer the way back to the name.
+    const scrolled = bringIntoView && reveal($("score-title").closest("section"));
+    $("back-to-names").hidden = !(from && scrolled);
   } catch (error) {
     if (seq === state.scoreSeq) showError($("score-error"), `Could not reach the server: ${error.message}`);
   }

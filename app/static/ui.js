@@ -32,6 +32,7 @@ export function humanise(message, fields) {
   if (names.length) text = text.replace(new RegExp(`\\b(${names.join("|")})\\b`, "g"), (name) => label(name) || name);
   if (fields.includes("n")) text = text.replace(/^n\b/, label("n") || "n");
   return text
+    .replace(/ \(the [a-z_]+ setting\)/g, "") // the server's own configuration, not a field on screen
     .replace(/ <= /g, " at most ")
     .replace(/ >= /g, " at least ")
     .replace(/ in \(0, 1\]/g, " above 0 and at most 1")
@@ -73,6 +74,7 @@ function sentence(field, message) {
   if (!label || text.startsWith(label)) return `${capitalise(text)}.`;
   const should = /^(Input|Value) should (.*)$/.exec(text);
   if (should) return `${label} should ${should[2]}.`;
+  if (/^(must|should|is|can|cannot|has) /.test(text)) return `${label} ${text}.`;
   return `${label}: ${text}.`;
 }
 
@@ -134,12 +136,14 @@ export function scrollBehaviour() {
   return matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
 }
 
-// Scroll so `element` is in view, unless it already is: results appear where the eye is.
+// Scroll so `element` is in view, unless it already is: results appear where the eye is. True if it scrolled.
 export function reveal(element, block = "start") {
   const rect = element.getBoundingClientRect();
   const visible = rect.top >= 0 && rect.bottom <= window.innerHeight;
   const tallButTopVisible = rect.height > window.innerHeight && rect.top >= 0 && rect.top < window.innerHeight / 2;
-  if (!visible && !tallButTopVisible) element.scrollIntoView({ block, behavior: scrollBehaviour() });
+  if (visible || tallButTopVisible) return false;
+  element.scrollIntoView({ block, behavior: scrollBehaviour() });
+  return true;
 }
 
 // Copy text; navigator.clipboard needs a secure context, so plain http on a LAN falls back to execCommand.

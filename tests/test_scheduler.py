@@ -1,0 +1,119 @@
+"""The scheduler: one admission point for all compute, fair turns, abandoned work dropped, results unchanged by
+how work is sliced and batched."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+import torch
+
+from app.engine.artifact import Artifact
+from app.engine.engine import Engine
+from app.engine.jobs import SampleSpec
+from app.engine.sampler import Controls, Sampler, draw_uniforms
+from app.engine.scheduler import Busy, ClientGone, Scheduler
+from app.engine.scorer import Scorer
+from app.settings import Settings
+
+HEAVY = Controls(temperature=1000.0, min_length=32, max_length=32)  # every row runs all 33 steps
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def scheduler(artifact: Artifact, max_queued_work: int = 10**9) -> Scheduler:
+    return Scheduler(Sampler(artifact, cache_slots=4093), Scorer(artifact), max_queued_work)
+
+
+def test_a_round_cut_into_slices_gives_the_names_it_gives_whole(
+    artifact: Artifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.engine.scheduler.MIN_SLICE_ROWS", 1)
+    uniforms = draw_uniforms(40, HEAVY, torch.Generator().manual_seed(3))
+    whole = Sampler(artifact, cache_slots=4093).sample_rounds([uniforms], HEAVY)[0]
+    s = scheduler(artifact)
+    s.context_seconds["sample"] = 1.0  # a budget of one row per slice
+    sliced = asyncio.run(s.sample(HEAVY, uniforms))
+    assert sliced == whole
+    assert len(s.batch_sizes) > 1  # it really was cut up
+
+
+def test_scores_cut_into_slices_are_the_scores_of_the_whole(
+    artifact: Artifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.engine.scheduler.MIN_SLICE_CONTEXTS", 1)
+    texts = ["emma", "olivia", "christopher", "ava", "zzyzx"] * 20
+    s = scheduler(artifact)
+    s.context_seconds["score"] = 1.0  # one text per slice
+    assert asyncio.run(s.score(texts)) == Scorer(artifact).score_many(texts)
+    assert len(s.batch_sizes) > 1  # it really was cut up
+
+
+def test_a_small_request_finishes_while_a_huge_one_is_still_running(artifact: Artifact) -> None:
+    s = scheduler(artifact)
+    finished: list[str] = []
+
+    async def run() -> None:
+        async def heavy() -> None:
+            await s.sample(HEAVY, draw_uniforms(400, HEAVY, torch.Generator().manual_seed(1)))
+            finished.append("heavy")
+
+        async def small() -> None:
+            await asyncio.sleep(0.05)  # arrives after the heavy one has started
+            await s.score(["emma"])
+            finished.append("small")
+
+        await asyncio.gather(heavy(), small())
+
+    asyncio.run(run())
+    assert finished == ["small", "heavy"]
+
+
+def test_work_past_the_bound_is_refused_but_an_idle_server_takes_any_one_request(artifact: Artifact) -> None:
+    s = scheduler(artifact, max_queued_work=100)
+    assert len(asyncio.run(s.score(["a" * 60, "b" * 60]))) == 2  # 122 contexts: alone, admitted
+
+    async def two_at_once() -> list[object]:
+        return await asyncio.gather(s.score(["a" * 60]), s.score(["b" * 60]), return_exceptions=True)
+
+    first, second = asyncio.run(two_at_once())
+    assert isinstance(first, list) and isinstance(second, Busy)
+    assert "61 more would pass the limit of 100" in str(second)
+
+
+def test_later_rounds_of_an_admitted_request_are_never_refused(artifact: Artifact) -> None:
+    engine = Engine(artifact, Settings(max_queued_work=1, warm_names=0, cache_contexts=4093))
+    result = engine.sample_now(SampleSpec(n=20, novel_only=True, unique=True, temperature=0.3, seed=5))
+    assert result["attempts"] > 1 and result["complete"]  # several rounds, each past the bound of 1
+
+
+def test_work_of_a_client_that_has_gone_stops_at_the_next_batch(
+    artifact: Artifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.engine.scheduler.MIN_SLICE_ROWS", 8)
+    s = scheduler(artifact)
+    s.context_seconds["sample"] = 1e-3  # small slices: many batches
+    asked = []
+
+    async def gone() -> bool:
+        asked.append(True)
+        return len(asked) >= 3
+
+    uniforms = draw_uniforms(200, HEAVY, torch.Generator().manual_seed(2))
+    with pytest.raises(ClientGone):
+        asyncio.run(s.sample(HEAVY, uniforms, gone=gone))
+    assert len(s.batch_sizes) == 3 and s.abandoned == 1 and not s.tasks
+
+
+def test_sampling_and_scoring_run_in_one_worker_thread(artifact: Artifact) -> None:
+    s = scheduler(artifact)
+    assert s.executor._max_workers == 1
+    asyncio.run(s.score(["emma"]))
+    assert [t.name for t in s.executor._threads] == ["namegen-compute_0"]
