@@ -40,27 +40,35 @@ def per_call_seconds(run: Callable[[], object], repeats: int = 200) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def network_per_context(artifact: Artifact) -> None:
-    sampler = Sampler(artifact, cache_slots=1)  # only its network path is timed: no cache needed
+def network_per_context(artifact: Artifact, baseline: Artifact | None) -> None:
+    """Per-context cost of the service's network path at each batch size; with `baseline`, another artifact's
+    beside it (the variants interleaved, best of 5, so the machine's load drifts over both alike)."""
+    samplers = [Sampler(a, cache_slots=1) for a in (artifact, baseline) if a is not None]  # network path only
     hp = artifact.meta.get("hyperparameters", {})
     members, width, deep = hp.get("n_members", 1), hp.get("n_hidden"), hp.get("deep_width") or hp.get("n_hidden")
-    print(f"network per context ({members} member(s), first layer {width} from tables, then {width} -> {deep}):")
-    print("  batch   service forward   float32 GEMM floor (deeper layers only)")
+    precision = artifact.meta.get("served", {}).get("precision", "float32")
+    print(f"network per context ({members} member(s), first layer {width} from tables, then {width} -> {deep}; ")
+    print(f"  served in {precision}):")
+    names = [artifact.path.name] + ([f"{baseline.path.name} (baseline)"] if baseline else [])
+    print(f"  batch   {'   '.join(f'{n:>24}' for n in names)}   float32 GEMM floor (deeper layers only)")
     weights = [torch.randn(width, deep) for _ in range(members)]
-    for rows in (b for b in BUCKETS if b <= 256):
+    for rows in (*BUCKETS, 128, 256, 1000):  # past BUCKETS[-1] the network splits a call into chunks
         contexts = np.arange(rows, dtype=np.int64) * 7919 + 12345  # distinct context numbers (any will do)
         x = torch.randn(rows, width)
-
-        def service_forward(contexts: np.ndarray = contexts) -> object:
-            return sampler.network_logits(contexts)
+        best = [float("inf")] * len(samplers)
+        for _ in range(5):
+            for k, sampler in enumerate(samplers):
+                run = lambda sampler=sampler, contexts=contexts: sampler.network_logits(contexts)  # noqa: E731
+                best[k] = min(best[k], per_call_seconds(run, repeats=40) / rows)
 
         def gemm_only(x: torch.Tensor = x) -> object:
             return [x @ w for w in weights]
 
-        forward = per_call_seconds(service_forward) / rows
         gemm = per_call_seconds(gemm_only) / rows
         rate = width * deep * members / gemm / 1e9  # multiply-adds per second, in G
-        print(f"  {rows:5d}   {forward * 1e6:9.1f} us        {gemm * 1e6:9.1f} us  ({rate:.0f} GMAC/s)")
+        columns = "   ".join(f"{b * 1e6:21.1f} us" for b in best)
+        ratio = f"  ({best[1] / best[0]:.2f}x cheaper)" if len(best) > 1 else ""
+        print(f"  {rows:5d}   {columns}   {gemm * 1e6:9.1f} us  ({rate:.0f} GMAC/s){ratio}")
 
 
 def misses_per_request(artifact: Artifact, settings: Settings, warm_names: int, rounds: int) -> None:
@@ -86,6 +94,7 @@ def misses_per_request(artifact: Artifact, settings: Settings, warm_names: int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="artifact (default: the shipped one)")
+    parser.add_argument("--baseline-model", help="another artifact whose network cost to print beside it")
     parser.add_argument("--warm", default="20000,200000", help="startup warm-ups to compare (names, comma-separated)")
     parser.add_argument("--rounds", type=int, default=60, help=f"rounds of {CONNECTIONS} requests per warm-up")
     parser.add_argument("--healthz-rps", type=float, help="/healthz requests/s from bench_http.py, for the budget")
@@ -94,7 +103,7 @@ def main() -> None:
     torch.set_num_threads(settings.torch_threads)  # as the service sets it (1 by default)
     artifact = load_artifact(settings.model_path)
 
-    network_per_context(artifact)
+    network_per_context(artifact, load_artifact(args.baseline_model) if args.baseline_model else None)
     print(f"per request of {NAMES_PER_REQUEST} names, rounds of {CONNECTIONS} requests, 1 sampler thread:")
     print("  warm-up     startup   misses     network    rest of the sampler")
     for warm_names in (int(w) for w in args.warm.split(",")):

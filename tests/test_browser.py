@@ -222,7 +222,7 @@ def test_opening_a_shared_url_reproduces_the_same_names_and_score(
     strip = other.page.locator(f'[data-testid="score-chars"][data-text="{names[0]}"] [data-loss]')
     expect(strip).to_have_count(len(names[0]) + 1)
     other.page.wait_for_load_state("networkidle")  # the model panel's plots, for the picture below
-    ARTIFACTS.mkdir(exist_ok=True)  # page.png is the README's picture: copy it to docs/screenshot.png to refresh
+    ARTIFACTS.mkdir(exist_ok=True)  # a picture of this state to look at (git-ignored)
     other.page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
     other.page.close()
     assert watched.problems == [] and other.problems == []

@@ -24,6 +24,8 @@ def test_rows_are_identical_in_every_bucket_size(artifact: Artifact) -> None:
     for size in BUCKETS:  # `size` contexts are computed in bucket `size`, others padded up to it
         for start in (0, len(contexts) - size, 3):
             assert torch.equal(network.logits(contexts[start : start + size]), one_bucket[start : start + size])
+    assert torch.equal(network.logits(contexts), one_bucket)  # many calls of MAX_CHUNK, and a padded last one
+    assert torch.equal(network.logits(contexts[5:1000]), one_bucket[5:1000])
 
 
 def test_rows_match_the_artifacts_forward(artifact: Artifact) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -190,3 +191,14 @@ def test_network_stats_report_only_what_was_added_since_the_last_report(artifact
     lookups, computed, seconds = sampler.stats.take_unreported()
     assert (lookups, computed) == (sampler.stats.lookups, sampler.stats.computed) and seconds > 0
     assert sampler.stats.take_unreported() == (0, 0, 0.0)
+
+
+@pytest.mark.parametrize("temperature", [1e-308, 1e-30, 1e-3, 1e3, 1e30, 1e308])
+@pytest.mark.parametrize("extra", [{}, {"top_k": 3}, {"top_p": 0.5}])
+def test_length_bounds_hold_at_any_temperature(artifact: Artifact, temperature: float, extra: dict[str, Any]) -> None:
+    controls = Controls(temperature=temperature, min_length=7, max_length=9, **extra)
+    round_ = Sampler(artifact, cache_slots=4093).sample_round(200, controls, torch.Generator().manual_seed(3))
+    kept = [name for name, rejected in zip(round_.names, round_.rejected, strict=True) if not rejected]
+    assert kept and all(7 <= len(name) <= 9 for name in kept)
+    # A row that has not ended after max_length characters is rejected (with one character too many).
+    assert all(len(name) == 10 for name, rejected in zip(round_.names, round_.rejected, strict=True) if rejected)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from typing import Any
 
+import orjson
 import pytest
 import torch
 
@@ -32,6 +34,10 @@ def scheduler(artifact: Artifact, max_queued_work: int = 10**9) -> Scheduler:
     return Scheduler(Sampler(artifact, cache_slots=4093), Scorer(artifact), max_queued_work)
 
 
+def as_json(i: int, result: dict[str, Any]) -> bytes:
+    return orjson.dumps(result)
+
+
 def test_a_round_cut_into_slices_gives_the_names_it_gives_whole(
     artifact: Artifact, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -52,7 +58,7 @@ def test_scores_cut_into_slices_are_the_scores_of_the_whole(
     texts = ["emma", "olivia", "christopher", "ava", "zzyzx"] * 20
     s = scheduler(artifact)
     s.context_seconds["score"] = 1.0  # one text per slice
-    assert asyncio.run(s.score(texts)) == Scorer(artifact).score_many(texts)
+    assert asyncio.run(s.score(texts, as_json)) == [orjson.dumps(r) for r in Scorer(artifact).score_many(texts)]
     assert len(s.batch_sizes) > 1  # it really was cut up
 
 
@@ -67,7 +73,7 @@ def test_a_small_request_finishes_while_a_huge_one_is_still_running(artifact: Ar
 
         async def small() -> None:
             await asyncio.sleep(0.05)  # arrives after the heavy one has started
-            await s.score(["emma"])
+            await s.score(["emma"], as_json)
             finished.append("small")
 
         await asyncio.gather(heavy(), small())
@@ -78,10 +84,10 @@ def test_a_small_request_finishes_while_a_huge_one_is_still_running(artifact: Ar
 
 def test_work_past_the_bound_is_refused_but_an_idle_server_takes_any_one_request(artifact: Artifact) -> None:
     s = scheduler(artifact, max_queued_work=100)
-    assert len(asyncio.run(s.score(["a" * 60, "b" * 60]))) == 2  # 122 contexts: alone, admitted
+    assert len(asyncio.run(s.score(["a" * 60, "b" * 60], as_json))) == 2  # 122 contexts: alone, admitted
 
     async def two_at_once() -> list[object]:
-        return await asyncio.gather(s.score(["a" * 60]), s.score(["b" * 60]), return_exceptions=True)
+        return await asyncio.gather(s.score(["a" * 60], as_json), s.score(["b" * 60], as_json), return_exceptions=True)
 
     first, second = asyncio.run(two_at_once())
     assert isinstance(first, list) and isinstance(second, Busy)
@@ -115,5 +121,5 @@ def test_work_of_a_client_that_has_gone_stops_at_the_next_batch(
 def test_sampling_and_scoring_run_in_one_worker_thread(artifact: Artifact) -> None:
     s = scheduler(artifact)
     assert s.executor._max_workers == 1
-    asyncio.run(s.score(["emma"]))
+    asyncio.run(s.score(["emma"], as_json))
     assert [t.name for t in s.executor._threads] == ["namegen-compute_0"]

@@ -227,7 +227,7 @@ def served_losses(artifact_path: Path, words: list[str]) -> float:
     return total / count
 
 
-INT8_TOLERANCE = 0.05  # largest |log p| difference (nats) the int8 layers may make to any probe context
+INT8_TOLERANCE = 0.01  # largest KL(trained || int8), nats, the int8 layers may make to any probe context
 
 
 def int8_scripted(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule:
@@ -235,18 +235,25 @@ def int8_scripted(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule
     (the dev and test losses through the service decide whether it ships)."""
     scripted = torch.jit.script(ServedNameMLP(model, int8=True).eval())
     with torch.no_grad():
-        difference = float((scripted(probe) - model(probe)).abs().max())
-    if difference > INT8_TOLERANCE:
-        raise RuntimeError(f"export check failed: int8 log-probabilities differ by {difference:.3f} nats")
+        trained = model(probe)
+        # A divergence, not the largest log-probability difference: a token of probability 1e-4 may move by
+        # a tenth of a nat without changing any draw or score noticeably.
+        divergence = float((trained.exp() * (trained - scripted(probe))).sum(dim=1).max())
+    if divergence > INT8_TOLERANCE:
+        raise RuntimeError(f"export check failed: the int8 distributions diverge by {divergence:.4f} nats (KL)")
     return scripted
 
 
-def reexport_served(path: Path, data: Path, out: Path | None = None, int8: bool = False) -> dict[str, Any]:
+def reexport_served(
+    path: Path, data: Path, out: Path | None = None, int8: bool = False, weights: Path | None = None
+) -> dict[str, Any]:
     """Re-export an artifact scripted from a NameMLP (its state dict loads into NameMLP with the config in
     meta["hyperparameters"]) in the serving layout, from the same weights: no retraining.
 
-    Every meta.json key is carried over as it is at this moment; the dev and test losses (and the mean-loss
-    quantiles) are recomputed through the new file, the dev and test losses through the service's scoring path.
+    Every meta.json key of `path` is carried over as it is at this moment; the dev and test losses (and the
+    mean-loss quantiles) are recomputed through the new file, the dev and test losses through the service's
+    scoring path. `weights`: another artifact holding the same trained weights as a NameMLP (when `path` itself
+    was already re-exported).
     """
     from training.data import read_words, reference_split
 
@@ -258,7 +265,8 @@ def reexport_served(path: Path, data: Path, out: Path | None = None, int8: bool 
     words_all = gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
     hp = meta["hyperparameters"]
     model = NameMLP(ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp}))
-    model.load_state_dict(old.state_dict())  # fails loudly for anything but a NameMLP's weights
+    source = old if weights is None else torch.jit.load(str(weights), map_location="cpu")
+    model.load_state_dict(source.state_dict())  # fails loudly for anything but a NameMLP's weights
     words = read_words(data)
     split = reference_split(words)
     windows = ContextWindows.build(split.dev, Vocabulary(tuple(meta["vocab"])), meta["block_size"])
@@ -271,10 +279,10 @@ def reexport_served(path: Path, data: Path, out: Path | None = None, int8: bool 
     if "mean_loss_quantiles" in meta:
         meta["mean_loss_quantiles"] = mean_loss_quantiles(scripted, windows)
     meta["served"] = {
-        "layout": "ServedNameMLP: members stacked (one baddbmm per layer), tanh as a folded sigmoid, first layer "
-        "from the per-position tables",
+        "layout": "ServedNameMLP: the members' layers stacked (one batched matmul per float32 layer, one matmul "
+        "per member in int8), tanh as a folded sigmoid, the first layer from the per-position tables",
         "precision": (
-            "int8 in the layers after the first (weights per output row, sigmoid inputs at a fixed 1/255 scale), "
+            "int8 in the layers after the first (weights per output row, sigmoid inputs at a fixed 1/127 scale), "
             "float32 elsewhere"
             if int8
             else "float32"
@@ -298,6 +306,7 @@ if __name__ == "__main__":
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the words file of the reference split")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--int8", action="store_true", help="the layers after the first in int8")
+    parser.add_argument("--weights", type=Path, help="the trained weights, when ARTIFACT is already re-exported")
     args = parser.parse_args()
-    result = reexport_served(args.artifact, args.data, args.out, args.int8)
+    result = reexport_served(args.artifact, args.data, args.out, args.int8, args.weights)
     print(json.dumps({k: result[k] for k in ("dev_loss", "test_loss", "served")}, indent=1))

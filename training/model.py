@@ -193,7 +193,9 @@ def _doubled_norm(blocks: list[HiddenBlock]) -> tuple[torch.Tensor, torch.Tensor
     return 2 * torch.stack([n.weight for n in norms]), 2 * torch.stack([n.bias for n in norms])
 
 
-INT8_INPUT_SCALE = 1 / 255  # quint8 step for sigmoid outputs, which lie in [0, 1]
+# The quint8 step for sigmoid outputs, which lie in [0, 1]: 7 bits, not 8, because fbgemm's AVX2 kernel adds pairs
+# of u8 x s8 products in int16, which 255 * 127 * 2 would overflow (saturate); 127 * 127 * 2 does not.
+INT8_INPUT_SCALE = 1 / 127
 
 
 class Int8Linear(nn.Module):

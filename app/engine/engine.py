@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import torch
 
 from app.engine.artifact import Artifact
@@ -103,43 +104,47 @@ class Engine:
     # -- scoring ----------------------------------------------------------------------------------------
 
     async def score(self, text: str, gone: Gone | None = None) -> dict[str, Any]:
-        return (await self._score([text], ("text",), gone))[0]
+        result: dict[str, Any] = orjson.loads((await self.score_encoded([text], ("text",), gone))[0])
+        return result
 
     async def score_batch(self, texts: list[str], gone: Gone | None = None) -> list[dict[str, Any]]:
-        if not 1 <= len(texts) <= self.settings.max_batch:
+        return [orjson.loads(result) for result in await self.score_encoded(texts, ("texts",), gone)]
+
+    def score_now(self, texts: list[str]) -> list[dict[str, Any]]:
+        """score_batch() from synchronous code (CLI, warm-up, tests)."""
+        return asyncio.run(self.score_batch(texts))
+
+    async def score_encoded(self, texts: list[str], loc: Loc, gone: Gone | None = None) -> list[bytes]:
+        """Each text's /score result as JSON, in order. `loc` ("text",) for one text, ("texts",) for a batch.
+
+        Normalize and check every text first: any invalid text makes the whole request a 422 naming each one
+        by its index (and character position)."""
+        single = loc == ("text",)
+        if not single and not 1 <= len(texts) <= self.settings.max_batch:
             raise InvalidInput(
                 [
                     Problem(
-                        ("texts",),
+                        loc,
                         f"must hold between 1 and {self.settings.max_batch} texts (the max_batch setting), "
                         f"got {len(texts)}",
                         "batch_size",
                     )
                 ]
             )
-        return await self._score(texts, ("texts",), gone)
-
-    def score_now(self, texts: list[str]) -> list[dict[str, Any]]:
-        """score_batch() from synchronous code (CLI, warm-up, tests)."""
-        return asyncio.run(self.score_batch(texts))
-
-    async def _score(self, texts: list[str], loc: Loc, gone: Gone | None) -> list[dict[str, Any]]:
-        """Normalize and check every text first: any invalid text makes the whole request a 422 naming each
-        one by its index (and character position)."""
         self.scheduler.admit(sum(len(t) + 1 for t in texts))  # before the work of checking them: busy is busy
-        single = len(loc) == 1 and loc[0] == "text"
         normalized, problems = [], []
         for i, text in enumerate(texts):
             where: Loc = loc if single else (*loc, i)
-            what = "text" if single else f"texts[{i}]"
-            norm = self.rules.normalize(text, what)
+            norm = self.rules.normalize(text, "text" if single else f"texts[{i}]")
             normalized.append(norm)
             problems += self.rules.problems(norm.text, where, max_length=self.settings.max_text_length)
         if problems:
             raise InvalidInput(problems)
-        results = await self.scheduler.score([n.text for n in normalized], gone)
-        for original, norm, result in zip(texts, normalized, results, strict=True):
-            result["input"] = original
-            result["normalized"] = original != result["text"]
-            result["notes"] = list(norm.notes)
-        return results
+
+        def encode(i: int, result: dict[str, Any]) -> bytes:
+            result["input"] = texts[i]
+            result["normalized"] = texts[i] != result["text"]
+            result["notes"] = list(normalized[i].notes)
+            return orjson.dumps(result)
+
+        return await self.scheduler.score([n.text for n in normalized], encode, gone)

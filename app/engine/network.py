@@ -5,8 +5,9 @@ ContextNetwork.logits: the first layer as an embedding_bag sum over the artifact
 embeddings times W1, precomputed: no embedding lookup, no wide matmul), then the artifact's
 logits_from_first_layer on the rest. Each call is padded to one of a fixed set of batch sizes (BUCKETS):
 float32 GEMM results can change in the last bit with the batch size (BLAS picks other kernels for small M), so
-a fixed set of shapes, checked to agree with each other by tests/test_batcher.py, makes a context's output the
-same whoever it is batched with. A large call is split into shares computed in parallel threads.
+a fixed set of shapes, checked to agree with each other by tests/test_network.py, makes a context's output the
+same whoever it is batched with. A large call is split into calls of at most MAX_CHUNK contexts, computed in
+parallel threads.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)  # the only batch sizes it sees
+BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64)  # the only batch sizes the network sees
+# The most contexts per network call: past about 64 rows a call's activations (3 x 1024 floats a row) outgrow
+# the core's L2 cache and every elementwise pass slows down, so each row costs more; several small calls are
+# cheaper than one large one (benchmarks/bench_network_cost.py prints the cost per context by batch size).
+MAX_CHUNK = BUCKETS[-1]
 PARALLEL_MIN_ROWS = 64  # fewer contexts are computed in one thread (splitting costs more than it saves)
 
 
@@ -67,9 +72,9 @@ class ContextNetwork:
 
     def logits(self, contexts: torch.Tensor) -> torch.Tensor:
         """(N, block_size) int64 contexts -> (N, V) float32 outputs, each row computed independently of the others."""
-        size = BUCKETS[-1]
+        size = MAX_CHUNK
         if self.pool is not None and len(contexts) >= PARALLEL_MIN_ROWS:
-            size = min(size, -(-len(contexts) // self.threads))  # ceil: one share per thread
+            size = min(size, -(-len(contexts) // self.threads))  # ceil: at least one share per thread
         chunks = [contexts[start : start + size] for start in range(0, len(contexts), size)]
         if self.pool is not None and len(chunks) > 1:
             return torch.cat(list(self.pool.map(self._forward, chunks)))
@@ -89,7 +94,7 @@ class ContextNetwork:
         return self.logits(distinct)[inverse]
 
     def _forward(self, chunk: torch.Tensor) -> torch.Tensor:
-        """At most BUCKETS[-1] contexts, padded to a bucket size, through the first-layer tables and the network."""
+        """At most MAX_CHUNK contexts, padded to a bucket size, through the first-layer tables and the network."""
         # Plain interpretation of the TorchScript graph: no profiling runs and no fused re-compilation per new
         # shape, which would cost seconds on first use and could change the last bits between calls. (Both
         # modes are thread-local, so they are set here, in whichever thread runs the chunk.)

@@ -43,6 +43,7 @@ MIN_SLICE_CONTEXTS = 2048  # a scoring slice's floor (characters)
 TRIM_AFTER_CONTEXTS = 200_000  # work done since the last trim that makes an idle moment worth a malloc_trim
 
 Gone = Callable[[], Awaitable[bool]]
+Encode = Callable[[int, dict[str, Any]], bytes]
 
 
 class Busy(Exception):
@@ -64,6 +65,7 @@ class Task:
     controls: Controls | None = None
     uniforms: np.ndarray | None = None  # (steps, rows)
     texts: list[str] = field(default_factory=list)
+    encode: Encode | None = None  # turns the result of texts[i] into its JSON, in the worker thread
     next_item: int = 0  # the next row (sample) or text (score) to hand out
     parts: list[Any] = field(default_factory=list)  # results of the slices so far, in order
     slices_taken: int = 0
@@ -140,9 +142,12 @@ class Scheduler:
             [r for p in parts for r in p.rejected],
         )
 
-    async def score(self, texts: list[str], gone: Gone | None = None) -> list[dict[str, Any]]:
+    async def score(self, texts: list[str], encode: Encode, gone: Gone | None = None) -> list[bytes]:
+        """Each text's result as `encode(i, result)` makes it, as soon as its slice is scored: a large batch
+        then never holds hundreds of thousands of small objects at once (their memory, once freed, would
+        stay with the process, fragmented)."""
         contexts = sum(len(t) + 1 for t in texts)
-        parts: list[list[dict[str, Any]]] = await self._submit("score", contexts, gone, False, texts=texts)
+        parts: list[list[bytes]] = await self._submit("score", contexts, gone, False, texts=texts, encode=encode)
         return [result for part in parts for result in part]
 
     def admit(self, contexts: int) -> None:
@@ -269,7 +274,9 @@ class Scheduler:
             texts = [batch[i].task.texts[batch[i].first : batch[i].last] for i in scoring]
             scored = iter(self.scorer.score_many(list(itertools.chain.from_iterable(texts))))
             for i, chunk in zip(scoring, texts, strict=True):
-                results[i] = [next(scored) for _ in chunk]
+                task, first = batch[i].task, batch[i].first
+                assert task.encode is not None
+                results[i] = [task.encode(first + j, next(scored)) for j in range(len(chunk))]
             self._learn("score", perf_counter() - started, sum(batch[i].contexts for i in scoring))
         return results
 
