@@ -10,6 +10,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+RETRY_AFTER_SECONDS = 1
+
 
 class BodyTooLarge(HTTPException):
     """Raised from receive(); FastAPI re-raises HTTPExceptions from body parsing, so it becomes a 413 response."""
@@ -22,10 +24,27 @@ def too_large_detail(limit: int) -> str:
     return f"request body is larger than the {limit}-byte limit"
 
 
+class BodiesBusy(HTTPException):
+    """Raised from receive() when a streamed body would pass the in-flight budget: a 503 to retry."""
+
+    def __init__(self, budget: int) -> None:
+        super().__init__(503, busy_detail(budget), headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def busy_detail(budget: int) -> str:
+    return f"server busy: request bodies in flight would pass {budget} bytes; retry in {RETRY_AFTER_SECONDS} s"
+
+
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    """Each body at most max_body_bytes, and all bodies being received or handled at once at most
+    max_bodies_in_flight: a request body lives in memory while its request runs, so without the second bound
+    many connections each sending a maximal body would add up to connections x max_body_bytes."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_bodies_in_flight: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.budget = max_bodies_in_flight
+        self.in_flight = 0  # bytes declared or received by the requests now running (one event loop: no lock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -38,18 +57,31 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared > self.max_body_bytes:
             await self._reject(send, 413, too_large_detail(self.max_body_bytes))
             return
+        reserved = declared or 0
+        if reserved and self.in_flight and self.in_flight + reserved > self.budget:
+            await self._reject(send, 503, busy_detail(self.budget), retry=True)
+            return
+        self.in_flight += reserved
         received = 0
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, reserved
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
                     raise BodyTooLarge(self.max_body_bytes)
+                if received > reserved:  # no (or an understated) Content-Length: count it as it comes
+                    self.in_flight += received - reserved
+                    reserved = received
+                    if self.in_flight > self.budget and self.in_flight > received:
+                        raise BodiesBusy(self.budget)
             return message
 
-        await self.app(scope, counting_receive, send)
+        try:
+            await self.app(scope, counting_receive, send)
+        finally:
+            self.in_flight -= reserved
 
     @staticmethod
     def _declared_length(scope: Scope) -> int | None:
@@ -60,12 +92,14 @@ class BodySizeLimitMiddleware:
         return None
 
     @staticmethod
-    async def _reject(send: Send, status: int, detail: str) -> None:
+    async def _reject(send: Send, status: int, detail: str, retry: bool = False) -> None:
         body = orjson.dumps({"detail": detail})
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
         ]
+        if retry:
+            headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -48,7 +48,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: a request meets CORS, then observability (id, log, metrics), the body cap, and
     # HEAD served as GET.
     app.add_middleware(HeadAsGetMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_bodies_in_flight=settings.max_bodies_in_flight,
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(StartupFailureMiddleware)
     if settings.cors_origins:

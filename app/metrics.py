@@ -44,7 +44,7 @@ CONTEXTS_COMPUTED = Counter("namegen_contexts_computed", "Contexts missing from 
 NETWORK_SECONDS = Counter("namegen_network_seconds", "Seconds the sampler spent computing contexts in the network")
 CONNECTIONS_CLOSED = Counter(
     "namegen_connections_refused",
-    "Connections the server closed for a bound: head_size, head_time, body_time, idle, connections",
+    "Connections the server closed for a bound: head_size, head_time, body_time, send_time, idle, connections",
     ["reason"],
 )
 QUEUED_WORK = Gauge(

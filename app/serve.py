@@ -62,6 +62,7 @@ def uvicorn_config(settings: Settings) -> uvicorn.Config:
         workers=settings.workers,
         loop=settings.loop,
         http=BoundedHttpProtocol,  # reads its limits from the same NAMEGEN_ settings, in each worker
+        ws="none",  # no WebSocket routes: an upgrade request is an ordinary (refused) HTTP request
         timeout_keep_alive=int(settings.keep_alive_seconds),  # BoundedHttpProtocol uses the exact value
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
         log_config=log_config(settings.log_level),

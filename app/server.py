@@ -10,7 +10,8 @@ arrive, before the app sees a request, and each refusal is one JSON line with `C
 - a head not complete `header_timeout_seconds` after its first byte: 408;
 - a body not complete `body_timeout_seconds` after its head: 408;
 - no request started `keep_alive_seconds` after the connection opened or its last response: closed;
-- a connection beyond `max_connections`: 503 with Retry-After, closed at once.
+- a connection beyond `max_connections`: 503 with Retry-After, closed at once;
+- a response the client does not read for `send_timeout_seconds`: dropped, the connection aborted.
 
 `python -m app.serve` passes this class to uvicorn as its HTTP protocol.
 """
@@ -53,6 +54,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self.max_header_bytes = settings.max_header_bytes
         self.header_timeout = settings.header_timeout_seconds
         self.body_timeout = settings.body_timeout_seconds
+        self.send_timeout = settings.send_timeout_seconds
+        self.stalled: TimerHandle | None = None  # set while the client is not reading what we send
         self.timeout_keep_alive = settings.keep_alive_seconds  # type: ignore[assignment]  # uvicorn's idle timer
         self.in_head = True  # between a request's first byte (or the connection's start) and its end of head
         self.head_bytes = 0
@@ -70,7 +73,28 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        self.resume_writing()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client has stopped reading and the response waits in memory: it may wait only so long."""
+        super().pause_writing()
+        if self.stalled is None:
+            self.stalled = self.loop.call_later(self.send_timeout, self._drop_unread_response)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.stalled is not None:
+            self.stalled.cancel()
+            self.stalled = None
+
+    def _drop_unread_response(self) -> None:
+        self.stalled = None
+        count_refusal("send_time")
+        if self.cycle is not None:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.abort()  # close() would wait to flush what the client does not read
 
     def timeout_keep_alive_handler(self) -> None:
         if not self.transport.is_closing():

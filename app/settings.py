@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     )
     # Behind a proxy, set it above the proxy's own idle timeout: the side that closes an idle connection first
     # can race a request just sent on it.
+    send_timeout_seconds: float = Field(
+        default=20.0,
+        ge=0.1,
+        le=300,
+        description="a response the client stops reading is dropped, and the connection closed, after this",
+    )
     keep_alive_seconds: float = Field(
         default=20.0,
         ge=0.1,
@@ -89,6 +95,11 @@ class Settings(BaseSettings):
     max_text_length: int = Field(default=64, ge=1, description="longest text /score accepts (characters)")
     max_batch: int = Field(default=1000, ge=1, description="most texts in one /score/batch request")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="largest request body; larger gets 413")
+    max_bodies_in_flight: int = Field(
+        default=67_108_864,
+        ge=1024,
+        description="bytes of request bodies being received or handled at once; past it, 503 with Retry-After",
+    )
     max_queued_work: int = Field(
         default=262_144,
         ge=1,

@@ -52,6 +52,11 @@ def main() -> None:
     parser.add_argument("--baseline-names", type=int, default=200, help="names drawn by the lecture loop")
     parser.add_argument("--requests", type=int, default=20, help="GET /sample?n=1000 requests timed")
     parser.add_argument("--score-repeats", type=int, default=7, help="POST /score/batch requests timed (median)")
+    parser.add_argument(
+        "--lecture-model",
+        help="another artifact to run the lecture loop over too, e.g. the same weights in the pre-#13 layout "
+        "(embedding, concatenation, per-member matmuls: the lectures' forward)",
+    )
     args = parser.parse_args()
 
     settings = Settings()
@@ -62,6 +67,8 @@ def main() -> None:
     try:
         # Baselines in this process while the server idles (after its startup warm-up).
         lecture = lecture_baseline(artifact.module, artifact.block_size, args.baseline_names)
+        other = load_artifact(args.lecture_model) if args.lecture_model else None
+        lecture_other = lecture_baseline(other.module, other.block_size, args.baseline_names) if other else None
 
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         request(conn, "GET", "/sample?n=1000&seed=1")  # first request on the connection
@@ -108,6 +115,11 @@ def main() -> None:
         f"   GET /sample?n=1000 over HTTP:             {sampled:10.0f} names/s = {sampled / lecture:5.1f}x the "
         f"lecture loop's {lecture:.0f} names/s  (bar >= {SAMPLING_BAR:.0f}x)"
     )
+    if other is not None and lecture_other is not None:
+        print(
+            f"   lecture loop over {other.path.name}: {lecture_other:.0f} names/s; GET /sample?n=1000 = "
+            f"{sampled / lecture_other:5.1f}x it"
+        )
     print(f"2. POST /score/batch, 1000 names ({len(windows_of(names, artifact.vocab, artifact.block_size))} windows):")
     print(f"   yardstick forward ({YARDSTICK_SETTINGS}): {forward * 1e3:.1f} ms")
     print(

@@ -166,6 +166,7 @@ HEADER_PAUSE = 0.05  # seconds between its chunks: about 1.3 MB/s each, slow but
 ABANDON_AFTER = 1.0  # seconds a heavy-sample client waits before it leaves
 GRACE = 15.0  # after the run, seconds in-flight requests get to finish before they are cut
 MONITOR_INTERVAL = 5.0  # seconds between the server's RSS and FD readings
+QUIET_PAUSE = 5.0  # after every client has finished, seconds before the last reading
 SILENT_SPREAD = 0.002  # seconds between the silent sockets' first connects
 MAX_OPENINGS = 100  # connections one hostile client opens at most in a run (it reopens when the server closes one)
 
@@ -515,7 +516,8 @@ def print_hostile(hostile: Hostile, args: argparse.Namespace) -> None:
     for label in ("POST /score emma", "GET /sample?n=10"):
         outcomes = ", ".join(f"{o} ×{n}" for o, n in hostile.small_outcomes.get(label, Counter()).most_common())
         print(f"small        {label:<18} {latency_line(hostile.small.get(label, []))}  ({outcomes})")
-    print("server RSS   " + "  ".join(f"{t:.0f}s {kib / 1024:.0f}" for t, kib, _ in hostile.readings) + " MiB")
+    print("server RSS   " + "  ".join(f"{t:.0f}s {kib / 1024:.0f}" for t, kib, _ in hostile.readings) + " MiB"
+          f"  (last reading: {QUIET_PAUSE:.0f} s after every client finished)")  # fmt: skip
     print("server FDs   " + "  ".join(f"{t:.0f}s {fds}" for t, _, fds in hostile.readings))
 
 
@@ -565,10 +567,15 @@ def run_hostile(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         alive = server.poll() is None
         counted = server_counters(base_url) if alive else "(server gone)"
+        time.sleep(QUIET_PAUSE)  # every client gone: does the memory come back?
+        quiet = (time.monotonic() - started, resident_kib(server.pid), open_fds(server.pid)) if alive else None
     finally:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=10)
     hostile = merge(parts)
+    hostile.readings.sort()
+    if quiet is not None:
+        hostile.readings.append(quiet)
     requests = len(tally.latencies)
     print(f"load: {args.connections} connections for {args.seconds:.0f} s against {args.workers} worker(s) on "
           f"127.0.0.1, under attack ({elapsed:.1f} s with answers in flight)")  # fmt: skip

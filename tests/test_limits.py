@@ -133,3 +133,43 @@ def test_sampler_threads_default_to_the_usable_cores_shared_among_workers(monkey
     assert Settings(workers=2).resolved_sampler_threads() == 2
     assert Settings(workers=8).resolved_sampler_threads() == 1
     assert Settings(workers=2, sampler_threads=3).resolved_sampler_threads() == 3
+
+
+def test_bodies_in_flight_past_the_budget_are_503_while_one_alone_always_passes() -> None:
+    from app.limits import BodySizeLimitMiddleware
+
+    release = asyncio.Event()
+    statuses: list[int] = []
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await release.wait()  # the first request holds its body while it is handled
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = BodySizeLimitMiddleware(slow_app, max_body_bytes=4096, max_bodies_in_flight=5000)
+
+    async def post(size: int) -> None:
+        scope = {"type": "http", "method": "POST", "headers": [(b"content-length", str(size).encode())]}
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"x" * size, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+                release.set()
+
+        await middleware(scope, receive, send)
+
+    async def run() -> None:
+        first = asyncio.create_task(post(4000))  # alone: admitted, although 4000 + 4000 > 5000
+        await asyncio.sleep(0.01)
+        await post(4000)  # 503, and that lets the first one finish
+        await first
+        await post(4000)  # the budget is free again
+
+    asyncio.run(run())
+    assert statuses == [503, 200, 200]
+    assert middleware.in_flight == 0

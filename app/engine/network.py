@@ -20,10 +20,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64)  # the only batch sizes the network sees
-# The most contexts per network call: past about 64 rows a call's activations (3 x 1024 floats a row) outgrow
-# the core's L2 cache and every elementwise pass slows down, so each row costs more; several small calls are
-# cheaper than one large one (benchmarks/bench_network_cost.py prints the cost per context by batch size).
+BUCKETS = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # the only batch sizes the network sees
+# The most contexts per network call. Larger calls' activations (3 x 1024 floats a row) outgrow the CPU caches
+# and each row costs more (1024-row calls clearly so); much smaller calls are cheaper per row in isolation, but
+# in the running service the extra calls' Python and thread-pool overhead made whole requests slower.
+# (benchmarks/bench_network_cost.py prints the cost per context by batch size.)
 MAX_CHUNK = BUCKETS[-1]
 PARALLEL_MIN_ROWS = 64  # fewer contexts are computed in one thread (splitting costs more than it saves)
 
