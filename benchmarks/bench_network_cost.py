@@ -52,7 +52,7 @@ def network_per_context(artifact: Artifact, baseline: Artifact | None) -> None:
     names = [artifact.path.name] + ([f"{baseline.path.name} (baseline)"] if baseline else [])
     print(f"  batch   {'   '.join(f'{n:>24}' for n in names)}   float32 GEMM floor (deeper layers only)")
     weights = [torch.randn(width, deep) for _ in range(members)]
-    for rows in (*BUCKETS, 128, 256, 1000):  # past BUCKETS[-1] the network splits a call into chunks
+    for rows in (*BUCKETS, 1000):  # past BUCKETS[-1] the network splits a call into chunks
         contexts = np.arange(rows, dtype=np.int64) * 7919 + 12345  # distinct context numbers (any will do)
         x = torch.randn(rows, width)
         best = [float("inf")] * len(samplers)

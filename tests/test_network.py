@@ -48,6 +48,11 @@ def test_repeated_contexts_are_computed_once_with_the_same_rows(artifact: Artifa
     assert torch.equal(network.distinct_logits(repeated), network.logits(distinct)[[5, 0, 5, 39, 0, 0, 12]])
 
 
+def test_no_contexts_give_no_rows(artifact: Artifact) -> None:
+    empty = torch.zeros((0, artifact.block_size), dtype=torch.long)
+    assert ContextNetwork(artifact.module).logits(empty).shape == (0, artifact.vocab_size)
+
+
 def test_one_instance_per_module_and_thread_count(artifact: Artifact) -> None:
     network = ContextNetwork.shared(artifact.module, threads=2)
     assert ContextNetwork.shared(artifact.module) is network  # the scorer, made after the sampler, shares it

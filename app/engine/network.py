@@ -73,6 +73,8 @@ class ContextNetwork:
 
     def logits(self, contexts: torch.Tensor) -> torch.Tensor:
         """(N, block_size) int64 contexts -> (N, V) float32 outputs, each row computed independently of the others."""
+        if len(contexts) == 0:
+            return torch.zeros((0, self.vocab_size))
         size = MAX_CHUNK
         if self.pool is not None and len(contexts) >= PARALLEL_MIN_ROWS:
             size = min(size, -(-len(contexts) // self.threads))  # ceil: at least one share per thread

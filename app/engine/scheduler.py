@@ -36,7 +36,8 @@ from app.engine.sampler import Controls, Round, Sampler
 from app.engine.scorer import Scorer
 
 RETRY_AFTER_SECONDS = 1
-BATCH_SECONDS = 0.025  # a batch's time budget: the longest a small request waits behind others' work
+BATCH_SECONDS = 0.025  # a batch's time budget while several requests wait: how long a small one waits
+LONE_BATCH_SECONDS = 0.2  # the budget when one request is alone: larger slices, fewer fixed costs
 FIRST_CONTEXT_SECONDS = 30e-6  # the cost estimate before anything was measured (a cache miss, roughly)
 MIN_SLICE_ROWS = 64  # a sampling slice's floor
 MIN_SLICE_CONTEXTS = 2048  # a scoring slice's floor (characters)
@@ -54,7 +55,7 @@ class ClientGone(Exception):
     """The client that asked for this work disconnected; the work was dropped."""
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: it is looked up in the queue, and its arrays have no truth value
 class Task:
     """One request's queued work: a sampling round (rows of uniforms) or texts to score."""
 
@@ -101,7 +102,7 @@ class Task:
             self.future.set_result(self.parts)
 
 
-@dataclass
+@dataclass(eq=False)
 class Slice:
     task: Task
     first: int
@@ -222,8 +223,8 @@ class Scheduler:
         then the large ones in turn, each a slice of what the budget has left (at least the floor), until it
         is spent; at least one large request moves in every batch, so none starves."""
         batch: list[Slice] = []
-        budget = BATCH_SECONDS
         waiting = [t for t in self.tasks if t.next_item < t.items]
+        budget = LONE_BATCH_SECONDS if len(waiting) == 1 else BATCH_SECONDS
         large = [t for t in waiting if t.contexts_left > self._floor(t)]
         for task in waiting:
             if task.contexts_left <= self._floor(task):
