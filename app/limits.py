@@ -10,6 +10,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
+
 RETRY_AFTER_SECONDS = 1
 
 
@@ -103,3 +105,26 @@ class BodySizeLimitMiddleware:
             headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+# A body up to this size may hold a small request, which the scheduler admits even past its bound.
+SMALL_BODY_BYTES = 8192
+
+
+class FullQueueMiddleware:
+    """A large request body is refused before it is read while the work queue is full: once parsed it would be
+    refused anyway, and reading and parsing it is work of its own that a flood of them would pile up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            declared = BodySizeLimitMiddleware._declared_length(scope)
+            engine = getattr(getattr(scope.get("app"), "state", None), "engine", None)
+            if declared is not None and declared > SMALL_BODY_BYTES and engine is not None and engine.scheduler.full():
+                metrics.record_busy()
+                detail = f"server busy: the work queue is full; retry in {RETRY_AFTER_SECONDS} s"
+                await BodySizeLimitMiddleware._reject(send, 503, detail, retry=True)
+                return
+        await self.app(scope, receive, send)

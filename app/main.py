@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from app.errors import install_error_handlers
 from app.lifecycle import StartupFailureMiddleware, start_service, stop_service
-from app.limits import BodySizeLimitMiddleware
+from app.limits import BodySizeLimitMiddleware, FullQueueMiddleware
 from app.logs import configure_app_logging
 from app.methods import HeadAsGetMiddleware
 from app.observability import ObservabilityMiddleware
@@ -45,9 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (health.router, model_info.router, metrics_route.router, sample.router, score.router, page.router):
         app.include_router(router)
-    # Added innermost first: a request meets CORS, then observability (id, log, metrics), the body cap, and
-    # HEAD served as GET.
+    # Added innermost first: a request meets CORS, then observability (id, log, metrics), the body caps, the
+    # early refusal of large bodies while the work queue is full, and HEAD served as GET.
     app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(FullQueueMiddleware)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -132,7 +132,7 @@ def test_body_matches_the_declared_response_model(client: TestClient) -> None:
 def test_a_full_work_queue_is_503_with_retry_after(client: TestClient) -> None:
     scheduler = client.app.state.engine.scheduler  # type: ignore[attr-defined]
     limit, scheduler.max_queued_work = scheduler.max_queued_work, 40
-    waiting = Task("score", contexts_left=30, future=None, gone=None)  # type: ignore[arg-type]  # never run
+    waiting = Task("score", contexts_left=30, future=Future(), gone=None)  # type: ignore[arg-type]  # never run
     scheduler.tasks.append(waiting)
     try:
         response = client.get("/sample", params={"n": 3})  # 3 rows x 33 steps: past the limit

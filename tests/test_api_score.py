@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -11,6 +11,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
+from app.engine.scheduler import Task
 
 
 def forward_losses(artifact: Artifact, text: str) -> list[float]:
@@ -117,3 +118,17 @@ def test_concurrent_scores_all_run_in_the_one_compute_thread(
         statuses = list(pool.map(lambda _: client.post("/score", json={"text": "emma"}).status_code, range(12)))
     assert statuses == [200] * 12
     assert len(threads) == 1 and threads.pop().startswith("namegen-compute")
+
+
+def test_a_large_body_is_refused_unread_while_the_work_queue_is_full(client: TestClient) -> None:
+    scheduler = client.app.state.engine.scheduler  # type: ignore[attr-defined]
+    waiting = Task("score", contexts_left=scheduler.max_queued_work, future=Future(), gone=None)  # type: ignore[arg-type]
+    scheduler.tasks.append(waiting)
+    try:
+        large = client.post("/score/batch", json={"texts": ["abcdefghij"] * 1000})
+        small = client.post("/score", json={"text": "emma"})
+    finally:
+        scheduler.tasks.remove(waiting)
+    assert large.status_code == 503 and large.headers["retry-after"] == "1"
+    assert large.json() == {"detail": "server busy: the work queue is full; retry in 1 s"}
+    assert small.status_code == 200  # small requests have their reserve

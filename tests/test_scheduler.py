@@ -83,15 +83,16 @@ def test_a_small_request_finishes_while_a_huge_one_is_still_running(artifact: Ar
 
 
 def test_work_past_the_bound_is_refused_but_an_idle_server_takes_any_one_request(artifact: Artifact) -> None:
-    s = scheduler(artifact, max_queued_work=100)
-    assert len(asyncio.run(s.score(["a" * 60, "b" * 60], as_json))) == 2  # 122 contexts: alone, admitted
+    s = scheduler(artifact, max_queued_work=3000)
+    large = ["a" * 60] * 50  # 3050 contexts: more than the bound, and not small
+    assert len(asyncio.run(s.score(large, as_json))) == 50  # alone: admitted
 
     async def two_at_once() -> list[object]:
-        return await asyncio.gather(s.score(["a" * 60], as_json), s.score(["b" * 60], as_json), return_exceptions=True)
+        return await asyncio.gather(s.score(large, as_json), s.score(large, as_json), return_exceptions=True)
 
     first, second = asyncio.run(two_at_once())
     assert isinstance(first, list) and isinstance(second, Busy)
-    assert "61 more would pass the limit of 100" in str(second)
+    assert "3050 more would pass the limit of 3000" in str(second)
 
 
 def test_later_rounds_of_an_admitted_request_are_never_refused(artifact: Artifact) -> None:
@@ -123,3 +124,14 @@ def test_sampling_and_scoring_run_in_one_worker_thread(artifact: Artifact) -> No
     assert s.executor._max_workers == 1
     asyncio.run(s.score(["emma"], as_json))
     assert [t.name for t in s.executor._threads] == ["namegen-compute_0"]
+
+
+def test_a_small_request_is_admitted_past_the_bound_where_a_large_one_is_not(artifact: Artifact) -> None:
+    s = scheduler(artifact, max_queued_work=4000)
+
+    async def run() -> list[object]:
+        large = [s.score(["a" * 63] * 60, as_json) for _ in range(2)]  # 3840 contexts each
+        return await asyncio.gather(*large, s.score(["emma"], as_json), return_exceptions=True)
+
+    first, second, small = asyncio.run(run())
+    assert isinstance(first, list) and isinstance(second, Busy) and isinstance(small, list)

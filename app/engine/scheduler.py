@@ -41,6 +41,7 @@ LONE_BATCH_SECONDS = 0.2  # the budget when one request is alone: larger slices,
 FIRST_CONTEXT_SECONDS = 30e-6  # the cost estimate before anything was measured (a cache miss, roughly)
 MIN_SLICE_ROWS = 64  # a sampling slice's floor
 MIN_SLICE_CONTEXTS = 2048  # a scoring slice's floor (characters)
+SMALL_REQUEST_CONTEXTS = 2048  # a request this small is admitted into a reserve above the bound
 TRIM_AFTER_CONTEXTS = 200_000  # work done since the last trim that makes an idle moment worth a malloc_trim
 
 Gone = Callable[[], Awaitable[bool]]
@@ -152,14 +153,21 @@ class Scheduler:
         return [result for part in parts for result in part]
 
     def admit(self, contexts: int) -> None:
-        """Busy unless `contexts` more fit under the bound (an idle server takes any one request)."""
+        """Busy unless `contexts` more fit under the bound (an idle server takes any one request). Small
+        requests have a reserve above the bound: the queue they would wait in is the large requests', and
+        the scheduler serves them first anyway."""
         queued = self.queued_work
-        if queued and queued + contexts > self.max_queued_work:
+        limit = self.max_queued_work + (self.max_queued_work // 4 if contexts <= SMALL_REQUEST_CONTEXTS else 0)
+        if queued and queued + contexts > limit:
             self.rejected += 1
             raise Busy(
                 f"server busy: {queued} contexts of work are queued, {contexts} more would pass the limit "
                 f"of {self.max_queued_work}; retry in {RETRY_AFTER_SECONDS} s"
             )
+
+    def full(self) -> bool:
+        """No request larger than a small one would be admitted now."""
+        return self.queued_work >= self.max_queued_work
 
     async def _submit(self, kind: str, contexts: int, gone: Gone | None, admitted: bool, **work: Any) -> Any:
         if not admitted:
@@ -178,14 +186,23 @@ class Scheduler:
     # -- the consumer -------------------------------------------------------------------------------------
 
     async def _consume(self) -> None:
+        try:
+            await self._serve_queue()
+        except Exception as exc:  # a bug here must not leave requests waiting forever: each gets the error
+            for task in list(self.tasks):
+                self._finish(task, exc)
+            raise
+
+    async def _serve_queue(self) -> None:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(0)  # requests parsed in this loop tick join the first batch
         while True:
-            while self.tasks:
+            while True:  # a batch's tasks all finish with it, so an empty batch means nothing is left to do
                 await self._drop_abandoned()
                 batch = self._next_batch()
-                if batch:
-                    await self._run_batch(loop, batch)
+                if not batch:
+                    break
+                await self._run_batch(loop, batch)
             if self.since_trim < TRIM_AFTER_CONTEXTS:
                 return
             self.since_trim = 0  # idle after much work: give the burst's freed memory back, then look again
