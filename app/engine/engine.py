@@ -51,8 +51,8 @@ class Engine:
             self.sampler.sample_round(count, controls, torch.Generator().manual_seed(first))
 
     def close(self) -> None:
+        # The network's thread pool is shared by every engine over the same module (ContextNetwork.shared).
         self.scheduler.close()
-        self.sampler.close()
 
     # -- sampling ---------------------------------------------------------------------------------------
 
@@ -147,4 +147,4 @@ class Engine:
             result["notes"] = list(normalized[i].notes)
             return orjson.dumps(result)
 
-        return await self.scheduler.score([n.text for n in normalized], encode, gone)
+        return await self.scheduler.score([n.text for n in normalized], encode, gone, admitted=True)

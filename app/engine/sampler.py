@@ -23,7 +23,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,7 +102,6 @@ class Sampler:
         self.cache_logits = np.full((cache_slots, v), 0.0, dtype=np.float32)
         self.lock = threading.Lock()  # the cache is shared; one round at a time
         self.threads = threads
-        self.pool: ThreadPoolExecutor | None = None  # the parallel shares' pool belongs to the shared network
         self.stats = NetworkStats()  # updated under self.lock, like the cache
 
     # -- per-context distributions --------------------------------------------------------------------------
@@ -137,10 +135,6 @@ class Sampler:
         if missed.any():
             logits[missed] = self.computed_logits(keys[missed])
         return distributions(logits)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def clear_cache(self) -> None:
         with self.lock:

@@ -121,7 +121,6 @@ class Scheduler:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="namegen-compute")
         self.context_seconds = {"sample": FIRST_CONTEXT_SECONDS, "score": FIRST_CONTEXT_SECONDS}
         self.since_trim = 0
-        self.rejected = 0  # requests refused with Busy
         self.abandoned = 0  # requests dropped because their client had gone
         self.batch_sizes: deque[int] = deque(maxlen=100)  # requests per batch, most recent last
 
@@ -144,12 +143,14 @@ class Scheduler:
             [r for p in parts for r in p.rejected],
         )
 
-    async def score(self, texts: list[str], encode: Encode, gone: Gone | None = None) -> list[bytes]:
+    async def score(
+        self, texts: list[str], encode: Encode, gone: Gone | None = None, admitted: bool = False
+    ) -> list[bytes]:
         """Each text's result as `encode(i, result)` makes it, as soon as its slice is scored: a large batch
         then never holds hundreds of thousands of small objects at once (their memory, once freed, would
         stay with the process, fragmented)."""
         contexts = sum(len(t) + 1 for t in texts)
-        parts: list[list[bytes]] = await self._submit("score", contexts, gone, False, texts=texts, encode=encode)
+        parts: list[list[bytes]] = await self._submit("score", contexts, gone, admitted, texts=texts, encode=encode)
         return [result for part in parts for result in part]
 
     def admit(self, contexts: int) -> None:
@@ -159,7 +160,6 @@ class Scheduler:
         queued = self.queued_work
         limit = self.max_queued_work + (self.max_queued_work // 4 if contexts <= SMALL_REQUEST_CONTEXTS else 0)
         if queued and queued + contexts > limit:
-            self.rejected += 1
             raise Busy(
                 f"server busy: {queued} contexts of work are queued, {contexts} more would pass the limit "
                 f"of {self.max_queued_work}; retry in {RETRY_AFTER_SECONDS} s"
