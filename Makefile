@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data/names.txt
 ARTIFACT ?= model_artifacts/names-mlp.pt
 
-.PHONY: help venv serve test lint typecheck unit browser-deps train train-lecture evaluate sweep download bench clean
+.PHONY: help venv serve test lint typecheck unit browser-deps train train-lecture evaluate sweep download download-surnames bench clean
 
 help:
 	@echo "make serve   - serve the shipped model on http://127.0.0.1:8000 (sets up .venv if needed)"
@@ -66,6 +66,9 @@ sweep: venv
 
 download: venv
 	$(BIN)/python -m training.download
+
+download-surnames: venv
+	$(BIN)/python -m training.download --dataset us-surnames
 
 bench: venv
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -9,6 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
 from app.engine.problems import InvalidInput, Problem, describe
+from app.engine.store import ARTIFACT_SUFFIX, UnknownModel, model_file
 from app.schemas import SampleQuery
 from app.settings import Settings
 
@@ -34,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="namegen", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", metavar="PATH", help="artifact to load (default: the NAMEGEN_MODEL_PATH setting)")
+    common.add_argument(
+        "--model",
+        metavar="NAME|PATH",
+        help="a model of the NAMEGEN_MODEL_PATH directory by name (e.g. us-surnames), or a model file's path "
+        "(default: the default model)",
+    )
     common.add_argument("--json", action="store_true", help="print exactly what the HTTP API returns")
 
     sample = commands.add_parser("sample", parents=[common], help="invent names (like GET /sample)")
@@ -73,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `namegen sample | head`: the reader left; stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except ArtifactError as exc:
+    except (ArtifactError, UnknownModel) as exc:
         print(f"namegen: error: {exc}", file=sys.stderr)
         return EXIT_BAD_MODEL
     except (InvalidInput, ValidationError) as exc:
@@ -115,11 +122,19 @@ def run_training_command(name: str, argv: list[str]) -> int:
     return status
 
 
+def chosen_model(settings: Settings, model: str | None) -> Path:
+    """--model as a path when it names a file or looks like one, else as a name in the model directory."""
+    if model is not None and (Path(model).is_file() or "/" in model or model.endswith(ARTIFACT_SUFFIX)):
+        return Path(model)
+    return model_file(settings.model_path, model, settings.default_model)
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = Settings(model_path=args.model) if args.model else Settings()
+    settings = Settings()
     torch.set_num_threads(settings.torch_threads)  # the server's thread setting: same numbers, same names
     if args.command == "sample":
         query = SampleQuery(
+            model=None,  # --model may be a path; chosen_model() below resolves it
             n=args.n,
             temperature=args.temperature,
             seed=args.seed,
@@ -131,10 +146,10 @@ def run(args: argparse.Namespace) -> int:
             novel_only=args.novel_only,
             unique=args.unique,
         )  # validated before the model loads: a typo fails fast
-        result = Engine(load_artifact(settings.model_path), settings).sample_now(query.to_spec())
+        result = Engine(load_artifact(chosen_model(settings, args.model)), settings).sample_now(query.to_spec())
         print_sample(result, args.json)
         return 0
-    results = Engine(load_artifact(settings.model_path), settings).score_now(args.texts)
+    results = Engine(load_artifact(chosen_model(settings, args.model)), settings).score_now(args.texts)
     print_scores(results, args.json)
     return 0
 

@@ -13,6 +13,7 @@ from starlette.requests import ClientDisconnect
 from app import metrics
 from app.engine.problems import InvalidInput
 from app.engine.scheduler import RETRY_AFTER_SECONDS, Busy, ClientGone
+from app.engine.store import UnknownModel
 from app.logs import get_logger
 
 error_log = get_logger("error")
@@ -73,6 +74,11 @@ async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [p.as_dict(root) for p in exc.problems]}, status_code=422)
 
 
+async def on_unknown_model(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UnknownModel)
+    return JSONResponse({"detail": str(exc), "models": exc.served}, status_code=404)
+
+
 async def on_busy(request: Request, exc: Exception) -> JSONResponse:
     metrics.record_busy()
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -98,6 +104,7 @@ async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(InvalidInput, on_invalid_input)
+    app.add_exception_handler(UnknownModel, on_unknown_model)
     app.add_exception_handler(Busy, on_busy)
     app.add_exception_handler(ClientGone, on_client_gone)
     app.add_exception_handler(ClientDisconnect, on_client_gone)

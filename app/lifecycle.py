@@ -14,29 +14,24 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
-from app.engine.artifact import ArtifactError, load_artifact
-from app.engine.engine import Engine
-from app.hashing import file_sha256
+from app.engine.artifact import ArtifactError
+from app.engine.store import ModelStore
 from app.logs import get_logger
 from app.settings import Settings
 
 log = get_logger("lifecycle")
 
 
-async def start_service(app: FastAPI, settings: Settings) -> Engine:
-    """Load the configured artifact, warm the engine up, and only then report ready."""
+async def start_service(app: FastAPI, settings: Settings) -> ModelStore:
+    """Load the configured models, warm each up, and only then report ready."""
     app.state.ready = False
     app.state.draining = False
     torch.set_num_threads(settings.torch_threads)
-    artifact = load_artifact(settings.model_path)  # raises ArtifactError naming the file
-    engine = Engine(artifact, settings)
-    await engine.warm_up()
-    sha256 = file_sha256(artifact.path)
-    app.state.artifact = artifact
-    app.state.artifact_sha256 = sha256
-    app.state.engine = engine
+    store = ModelStore.load(settings)  # raises ArtifactError naming the first broken file
+    await store.warm_up()
+    app.state.store = store
     metrics.set_model_info(
-        sha256, str(artifact.meta.get("recipe", "")), artifact.meta.get("dev_loss"), artifact.path.name
+        [(e.name, e.sha256, str(e.artifact.meta.get("recipe", "")), e.artifact.meta.get("dev_loss")) for e in store]
     )
     drain_on_signals(app, settings.drain_seconds)
     # What startup made lives as long as the process (torch's modules, the training word list, the app and its
@@ -45,15 +40,16 @@ async def start_service(app: FastAPI, settings: Settings) -> Engine:
     gc.collect()
     gc.freeze()
     app.state.ready = True
-    log.info("ready", extra={"fields": {"model": artifact.path.name, "sha256": sha256}})
-    return engine
+    models = {e.name: e.sha256 for e in store}
+    log.info("ready", extra={"fields": {"models": models, "default": store.default}})
+    return store
 
 
 def stop_service(app: FastAPI) -> None:
     app.state.ready = False
-    engine: Engine | None = getattr(app.state, "engine", None)
-    if engine is not None:
-        engine.close()
+    store: ModelStore | None = getattr(app.state, "store", None)
+    if store is not None:
+        store.close()
 
 
 def startup_failure_line(exc: BaseException) -> str:

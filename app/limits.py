@@ -121,8 +121,8 @@ class FullQueueMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             declared = BodySizeLimitMiddleware._declared_length(scope)
-            engine = getattr(getattr(scope.get("app"), "state", None), "engine", None)
-            if declared is not None and declared > SMALL_BODY_BYTES and engine is not None and engine.scheduler.full():
+            store = getattr(getattr(scope.get("app"), "state", None), "store", None)
+            if declared is not None and declared > SMALL_BODY_BYTES and store is not None and store.scheduler.full():
                 metrics.record_busy()
                 detail = f"server busy: the work queue is full; retry in {RETRY_AFTER_SECONDS} s"
                 await BodySizeLimitMiddleware._reject(send, 503, detail, retry=True)

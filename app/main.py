@@ -1,4 +1,4 @@
-"""Build the FastAPI app. Importing this module builds the app but loads nothing: the lifespan loads the artifact."""
+"""Build the FastAPI app. Importing this module builds the app but loads nothing: the lifespan loads the models."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app.limits import BodySizeLimitMiddleware, FullQueueMiddleware
 from app.logs import configure_app_logging
 from app.methods import HeadAsGetMiddleware
 from app.observability import ObservabilityMiddleware
-from app.routers import health, metrics_route, model_info, page, sample, score
+from app.routers import health, metrics_route, model_info, next_chars, page, sample, score
 from app.settings import Settings, get_settings
 
 
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await start_service(app, settings)  # raises (one-line ArtifactError) when the artifact is unusable
+        await start_service(app, settings)  # raises (one-line ArtifactError) when an artifact is unusable
         yield
         stop_service(app)
 
@@ -43,8 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.draining = False
     install_error_handlers(app)
-    for router in (health.router, model_info.router, metrics_route.router, sample.router, score.router, page.router):
-        app.include_router(router)
+    routers = (health, model_info, metrics_route, sample, score, next_chars, page)
+    for module in routers:
+        app.include_router(module.router)
     # Added innermost first: a request meets CORS, then observability (id, log, metrics), the body caps, the
     # early refusal of large bodies while the work queue is full, and HEAD served as GET.
     app.add_middleware(HeadAsGetMiddleware)

@@ -27,21 +27,31 @@ UNMATCHED_ROUTE = "<unmatched>"  # one label for every path no route matches, so
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 OTHER_METHOD = "other"
 
-NAMES_GENERATED = Counter("namegen_names_generated", "Names returned by /sample")
+# Label `model`: the served model's name ("" for requests that use none, e.g. /healthz, or name an unknown one),
+# so its values are bounded by what is loaded.
+NAMES_GENERATED = Counter("namegen_names_generated", "Names returned by /sample", ["model"])
 REQUESTS = Counter(
-    "namegen_http_requests", "HTTP requests by method, route template and status", ["method", "route", "status"]
+    "namegen_http_requests",
+    "HTTP requests by method, route template, status and model",
+    ["method", "route", "status", "model"],
 )
 LATENCY = Histogram(
     "namegen_http_request_duration_seconds",
-    "Time from request start to the end of the response, by route template",
-    ["method", "route"],
+    "Time from request start to the end of the response, by route template and model",
+    ["method", "route", "model"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 # The sampler's context cache: lookups against contexts the network had to compute, and the time that took.
 # A low hit rate or a large share of time in the network says to raise NAMEGEN_CACHE_CONTEXTS / NAMEGEN_WARM_NAMES.
-CONTEXT_LOOKUPS = Counter("namegen_context_lookups", "Contexts the sampler looked up (one per name per character)")
-CONTEXTS_COMPUTED = Counter("namegen_contexts_computed", "Contexts missing from the cache, computed by the network")
-NETWORK_SECONDS = Counter("namegen_network_seconds", "Seconds the sampler spent computing contexts in the network")
+CONTEXT_LOOKUPS = Counter(
+    "namegen_context_lookups", "Contexts the sampler looked up (one per name per character)", ["model"]
+)
+CONTEXTS_COMPUTED = Counter(
+    "namegen_contexts_computed", "Contexts missing from the cache, computed by the network", ["model"]
+)
+NETWORK_SECONDS = Counter(
+    "namegen_network_seconds", "Seconds the sampler spent computing contexts in the network", ["model"]
+)
 CONNECTIONS_CLOSED = Counter(
     "namegen_connections_refused",
     "Connections the server closed for a bound: head_size, head_time, body_time, send_time, idle, connections",
@@ -55,28 +65,28 @@ ABANDONED = Counter("namegen_requests_abandoned", "Requests whose work stopped b
 # An info-style gauge (value 1) rather than prometheus_client.Info, which multiprocess mode does not support.
 MODEL_INFO = Gauge(
     "namegen_model_info",
-    "The served artifact: file sha256, recipe and dev loss (value is always 1)",
-    ["sha256", "recipe", "dev_loss", "file"],
+    "Each served model: its artifact's sha256, recipe and dev loss (value is always 1)",
+    ["model", "sha256", "recipe", "dev_loss"],
     multiprocess_mode="max",
 )
 
 
-def record_names(count: int) -> None:
-    NAMES_GENERATED.inc(count)
+def record_names(model: str, count: int) -> None:
+    NAMES_GENERATED.labels(model).inc(count)
 
 
-def record_network(stats: NetworkStats) -> None:
-    """Add what the sampler did since the last call (after each /sample; the sampler keeps the totals)."""
+def record_network(model: str, stats: NetworkStats) -> None:
+    """Add what the model's sampler did since the last call (after each /sample; the sampler keeps the totals)."""
     lookups, computed, seconds = stats.take_unreported()
-    CONTEXT_LOOKUPS.inc(lookups)
-    CONTEXTS_COMPUTED.inc(computed)
-    NETWORK_SECONDS.inc(seconds)
+    CONTEXT_LOOKUPS.labels(model).inc(lookups)
+    CONTEXTS_COMPUTED.labels(model).inc(computed)
+    NETWORK_SECONDS.labels(model).inc(seconds)
 
 
-def record_request(method: str, route: str, status: int, seconds: float) -> None:
+def record_request(method: str, route: str, status: int, seconds: float, model: str = "") -> None:
     method = method if method in KNOWN_METHODS else OTHER_METHOD
-    REQUESTS.labels(method, route, str(status)).inc()
-    LATENCY.labels(method, route).observe(seconds)
+    REQUESTS.labels(method, route, str(status), model).inc()
+    LATENCY.labels(method, route, model).observe(seconds)
 
 
 def record_connection_closed(reason: str) -> None:
@@ -91,9 +101,11 @@ def record_abandoned() -> None:
     ABANDONED.inc()
 
 
-def set_model_info(sha256: str, recipe: str, dev_loss: float | None, file: str) -> None:
-    MODEL_INFO.clear()  # one served model per process
-    MODEL_INFO.labels(sha256, recipe, "" if dev_loss is None else str(dev_loss), file).set(1)
+def set_model_info(models: list[tuple[str, str, str, float | None]]) -> None:
+    """One series per served model: (name, sha256, recipe, dev loss)."""
+    MODEL_INFO.clear()
+    for name, sha256, recipe, dev_loss in models:
+        MODEL_INFO.labels(name, sha256, recipe, "" if dev_loss is None else str(dev_loss)).set(1)
 
 
 def exposition(queued_work: int | None = None) -> tuple[bytes, str]:

@@ -89,10 +89,12 @@ class ObservabilityMiddleware:
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)
-            metrics.record_request(scope["method"], route, status, seconds)
+            model = str(scope.get("state", {}).get("model", ""))  # set by app.dependencies.served_model
+            metrics.record_request(scope["method"], route, status, seconds, model)
             fields = {
                 **self._request_fields(scope),
                 "route": route,
+                "model": model or None,
                 "status": status,
                 "duration_ms": round(seconds * 1000, 3),
             }

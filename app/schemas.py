@@ -27,8 +27,20 @@ class Refusal(BaseModel):
     detail: str
 
 
+MODEL_DESCRIPTION = "which served model (GET /models lists them); omitted: the default model"
+
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": InvalidRequest, "description": "invalid parameters: each one named, with what is wrong"}
+}
+
+
+class UnknownModelRefusal(BaseModel):
+    detail: str = Field(description="the name asked for and the names served")
+    models: list[str] = Field(description="the served models' names")
+
+
+UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {
+    404: {"model": UnknownModelRefusal, "description": "no served model has that name; the answer lists them"}
 }
 BUSY: dict[int | str, dict[str, Any]] = {
     503: {"model": Refusal, "description": "the server's work queue is full; retry after Retry-After seconds"}
@@ -42,6 +54,7 @@ class SampleQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
     n: int = Field(10, ge=1, description="how many names (at most the max_n setting, default 1000)", examples=[10])
     temperature: float = Field(
         1.0, gt=0, allow_inf_nan=False, description="finite, > 0; below 1 sharper, above 1 flatter", examples=[0.8]
@@ -86,7 +99,10 @@ class SampleQuery(BaseModel):
     unique: bool = Field(False, description="no name twice in one response")
 
     def to_spec(self) -> SampleSpec:
-        return SampleSpec(**self.model_dump())
+        return SampleSpec(**self.model_dump(exclude={"model"}))
+
+
+MODEL_FIELD_DESCRIPTION = "the model that answered (its file stem)"
 
 
 class Sample(BaseModel):
@@ -103,6 +119,7 @@ class SampleResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "model": "names-mlp",
                     "names": ["kaylen", "kasia"],
                     "seed": 42,
                     "samples": [
@@ -132,6 +149,7 @@ class SampleResponse(BaseModel):
         }
     )
 
+    model: str = Field(description=MODEL_FIELD_DESCRIPTION)
     names: list[str] = Field(description="the names, without the boundary token")
     seed: int = Field(description="the seed used (the request's, or the one the server picked)")
     samples: list[Sample]
@@ -147,8 +165,11 @@ class SampleResponse(BaseModel):
 
 
 class ScoreRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "emma"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"text": "emma"}, {"text": "smith", "model": "us-surnames"}]}
+    )
 
+    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
     text: str = Field(
         description="stripped, Unicode-NFC, and each character outside the vocabulary folded in where a simple "
         "fold (case, accents) maps it; what no fold maps is a 422"
@@ -166,6 +187,7 @@ class ScoreResponse(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "model": "names-mlp",
                     "text": "emma",
                     "input": "Emma",
                     "normalized": True,
@@ -185,6 +207,7 @@ class ScoreResponse(BaseModel):
         }
     )
 
+    model: str = Field(description=MODEL_FIELD_DESCRIPTION)
     text: str = Field(description="the normalized text that was scored")
     input: str = Field(description="the text as sent")
     normalized: bool = Field(description="true when text differs from input; notes say how")
@@ -207,6 +230,7 @@ class ScoreResponse(BaseModel):
 class ScoreBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["emma", "olivia", "xqzt"]}]})
 
+    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
     texts: list[str] = Field(
         description="1 … max_batch (setting, default 1000) texts; if any is invalid the "
         "whole request is a 422 naming each invalid text by index"
@@ -215,3 +239,68 @@ class ScoreBatchRequest(BaseModel):
 
 class ScoreBatchResponse(BaseModel):
     results: list[ScoreResponse] = Field(description="in request order, each exactly what /score gives")
+
+
+class NextQuery(BaseModel):
+    """Query parameters of GET /next."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+    prefix: str = Field(
+        "",
+        max_length=256,
+        description="the beginning of a name, normalized like /score text; empty: the first character",
+        examples=["em"],
+    )
+    top: int | None = Field(None, ge=1, le=1000, description="at most this many characters; omitted: all")
+
+
+class ModelQuery(BaseModel):
+    """Query parameters of GET /model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+
+
+class NextChar(BaseModel):
+    char: str = Field(description="a character of the vocabulary; '.' is the end-of-name token")
+    prob: float = Field(description="p(char | prefix)")
+    loss: float = Field(description="-ln p (nats): what /score gives this character after this prefix")
+
+
+class NextResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model": "names-mlp",
+                    "prefix": "em",
+                    "input": "Em",
+                    "normalized": True,
+                    "notes": ["prefix: folded into the model's vocabulary: 'E' -> 'e'"],
+                    "prefix_log_prob": -4.62,
+                    "next": [
+                        {"char": "m", "prob": 0.31, "loss": 1.17},
+                        {"char": "i", "prob": 0.18, "loss": 1.71},
+                        {"char": ".", "prob": 0.01, "loss": 4.6},
+                    ],
+                }
+            ]
+        }
+    )
+
+    model: str = Field(description=MODEL_FIELD_DESCRIPTION)
+    prefix: str = Field(description="the normalized prefix the distribution is conditioned on")
+    input: str = Field(description="the prefix as sent")
+    normalized: bool = Field(description="true when prefix differs from input; notes say how")
+    notes: list[str]
+    prefix_log_prob: float = Field(
+        description="ln p(a name starts with prefix): the sum of the prefix characters' -loss in /score "
+        "(0 for the empty prefix)"
+    )
+    next: list[NextChar] = Field(
+        description="most likely first (ties in vocabulary order), the end token included; every character of "
+        "the vocabulary unless top limits the list"
+    )

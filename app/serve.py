@@ -124,24 +124,25 @@ def run(settings: Settings, sock: socket.socket) -> int:
             shutil.rmtree(created, ignore_errors=True)
 
 
-def artifact_problem(path: Path) -> str | None:
-    """Why the artifact cannot be served (the loader's one-line message), or None when it loads."""
-    from app.engine.artifact import ArtifactError, load_artifact  # imports torch
+def models_problem(path: Path, default: str | None) -> str | None:
+    """Why the models cannot be served (the loader's one-line message), or None when they all load."""
+    from app.engine.artifact import ArtifactError  # imports torch
+    from app.engine.store import load_artifacts
 
     try:
-        load_artifact(path)
+        load_artifacts(path, default)
     except ArtifactError as exc:
         return str(exc)
     return None
 
 
-def check_artifact(settings: Settings) -> str | None:
-    """Load the artifact once before serving. With several workers, do it in a throwaway process so the
-    supervisor (which only forks and watches workers) never holds torch and the model in memory."""
+def check_models(settings: Settings) -> str | None:
+    """Load every model once before serving. With several workers, do it in a throwaway process so the
+    supervisor (which only forks and watches workers) never holds torch and the models in memory."""
     if settings.workers == 1:
-        return artifact_problem(settings.model_path)
+        return models_problem(settings.model_path, settings.default_model)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(artifact_problem, (settings.model_path,))
+        return pool.apply(models_problem, (settings.model_path, settings.default_model))
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -167,7 +168,7 @@ def main() -> int:
         sock = listen(settings)
     except OSError as exc:
         return fail(str(exc))
-    problem = check_artifact(settings)  # the workers load it again; this only proves it loads
+    problem = check_models(settings)  # the workers load them again; this only proves they load
     if problem is not None:
         sock.close()
         return fail(problem)

@@ -15,14 +15,23 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # V = 27. At context 8 most contexts are a whole name-so-far, so new names keep bringing new ones: after 140k
 # names drawn, 65521 slots still missed 1.8 contexts per name, 524287 slots 1.05 (an unbounded cache 0.89).
 DEFAULT_CACHE_CONTEXTS = 524_287
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "model_artifacts" / "names-mlp.pt"
+SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "model_artifacts"
+SHIPPED_MODEL = SHIPPED_MODELS / "names-mlp.pt"  # the default model of the shipped store
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NAMEGEN_", frozen=True)
 
     # What to serve.
-    model_path: Path = Field(default=SHIPPED_MODEL, description="TorchScript artifact to serve (the only file loaded)")
+    model_path: Path = Field(
+        default=SHIPPED_MODELS,
+        description="a model file, or a directory whose *.pt files are all served, each named by its file stem",
+    )
+    default_model: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the model a request that names none gets (default: names-mlp if served, else the first name)",
+    )
 
     # How to serve it (python -m app.serve).
     host: str = Field(default="127.0.0.1", description="interface to bind; the container sets 0.0.0.0")
@@ -40,13 +49,14 @@ class Settings(BaseSettings):
         default=DEFAULT_CACHE_CONTEXTS,
         ge=1,
         le=16_777_213,
-        description="slots of the per-context distribution cache (each vocab_size float32s; 57 MB at the default)",
+        description="slots of each model's per-context distribution cache (each vocab_size float32s; 57 MB per "
+        "27-character model at the default)",
     )
     warm_names: int = Field(
         default=20_000,
         ge=0,
         le=1_000_000,
-        description="names drawn at startup, before ready, to fill the context cache (0: only one small draw)",
+        description="names each model draws at startup, before ready, to fill its context cache (0: one small draw)",
     )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(default="auto", description="event loop implementation")
 

@@ -130,7 +130,7 @@ def test_body_matches_the_declared_response_model(client: TestClient) -> None:
 
 
 def test_a_full_work_queue_is_503_with_retry_after(client: TestClient) -> None:
-    scheduler = client.app.state.engine.scheduler  # type: ignore[attr-defined]
+    scheduler = client.app.state.store.scheduler  # type: ignore[attr-defined]
     limit, scheduler.max_queued_work = scheduler.max_queued_work, 40
     waiting = Task("score", contexts_left=30, future=Future(), gone=None)  # type: ignore[arg-type]  # never run
     scheduler.tasks.append(waiting)

@@ -105,12 +105,12 @@ def test_batch_size_limits(client: TestClient) -> None:
 def test_concurrent_scores_all_run_in_the_one_compute_thread(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scorer = client.app.state.engine.scorer  # type: ignore[attr-defined]
+    scorer = client.app.state.store.engine().scorer  # type: ignore[attr-defined]
     original, threads = scorer.score_many, set()
 
-    def recording(texts: list[str]) -> list[dict[str, Any]]:
+    def recording(texts: list[str], with_next: bool = False) -> list[dict[str, Any]]:
         threads.add(threading.current_thread().name)
-        result: list[dict[str, Any]] = original(texts)
+        result: list[dict[str, Any]] = original(texts, with_next)
         return result
 
     monkeypatch.setattr(scorer, "score_many", recording)
@@ -121,7 +121,7 @@ def test_concurrent_scores_all_run_in_the_one_compute_thread(
 
 
 def test_a_large_body_is_refused_unread_while_the_work_queue_is_full(client: TestClient) -> None:
-    scheduler = client.app.state.engine.scheduler  # type: ignore[attr-defined]
+    scheduler = client.app.state.store.scheduler  # type: ignore[attr-defined]
     waiting = Task("score", contexts_left=scheduler.max_queued_work, future=Future(), gone=None)  # type: ignore[arg-type]
     scheduler.tasks.append(waiting)
     try:

@@ -88,3 +88,18 @@ def test_service_hpa_and_budget_point_at_the_deployment() -> None:
 
 def test_deploy_holds_only_kubernetes_manifests() -> None:
     assert {path.suffix for path in Path(DEPLOY).iterdir()} == {".yaml"}
+
+
+def test_the_commented_model_directory_is_a_valid_deployment_serving_that_directory() -> None:
+    """The lines marked "models:" in deployment.yaml, uncommented, mount a volume of models and serve it."""
+    text = (DEPLOY / "deployment.yaml").read_text()
+    assert "# models: " in text
+    deployment = yaml.safe_load(text.replace("# models: ", ""))
+    kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+    pod = deployment["spec"]["template"]["spec"]
+    spec = pod["containers"][0]
+    env = {item["name"]: item["value"] for item in spec["env"]}
+    (mount,) = [m for m in spec["volumeMounts"] if m["name"] == "models"]
+    assert env["NAMEGEN_MODEL_PATH"] == mount["mountPath"] and mount["readOnly"] is True
+    assert "models" in {volume["name"] for volume in pod["volumes"]}
+    assert Settings(default_model=env["NAMEGEN_DEFAULT_MODEL"]).default_model == "names-mlp"

@@ -76,8 +76,8 @@ def test_access_log_is_one_json_object_per_request(client: TestClient, access_li
 
 
 def test_requests_are_counted_by_route_template_and_status(client: TestClient) -> None:
-    ok = {"method": "GET", "route": "/model/plots/{kind}", "status": "200"}
-    missing = {"method": "GET", "route": "<unmatched>", "status": "404"}
+    ok = {"method": "GET", "route": "/model/plots/{kind}", "status": "200", "model": "names-mlp"}
+    missing = {"method": "GET", "route": "<unmatched>", "status": "404", "model": ""}
     before_ok = sample_value(client, "namegen_http_requests_total", ok)
     before_missing = sample_value(client, "namegen_http_requests_total", missing)
     client.get("/model/plots/loss")
@@ -108,7 +108,7 @@ def test_model_identity_is_an_info_metric(client: TestClient) -> None:
         "sha256": hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest(),
         "recipe": str(meta.get("recipe", "")),
         "dev_loss": str(meta["dev_loss"]),
-        "file": SHIPPED_MODEL.name,
+        "model": SHIPPED_MODEL.stem,
     }
     assert sample_value(client, "namegen_model_info", labels) == 1.0
 

@@ -1,12 +1,13 @@
 """The web page at GET /: served by the app itself, self-contained, accessible hooks, and the model's plots.
 
-These use TestClient without entering it, so the lifespan (artifact load) never runs: the page and its
-assets need no model, and the plot routes read only the configured model path.
+The page checks use TestClient without entering it, so the lifespan (model load) never runs: the page and its
+assets need no model. The plot routes serve a loaded model's plots, so their client is started.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
+from app.settings import SHIPPED_MODELS, Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "app" / "static"
 REQUIRED_TEST_IDS = ("sample-button", "names", "score-input", "score-button", "score-chars")
@@ -145,30 +146,41 @@ def test_static_serves_only_its_allow_list(page_client: TestClient, name: str) -
     assert "detail" in response.json()
 
 
-def test_plots_beside_the_model_are_listed_and_served(tmp_path: Path) -> None:
-    model_path = tmp_path / "my-model.pt"
-    loss_png = b"\x89PNG\r\n\x1a\nloss-plot-bytes"
-    (tmp_path / "my-model.loss.png").write_bytes(loss_png)
-    client = client_for(model_path)
-    assert client.get("/model/plots").json() == {"available": ["loss"]}
-    response = client.get("/model/plots/loss")
+LOSS_PNG = b"\x89PNG\r\n\x1a\nloss-plot-bytes"
+
+
+@pytest.fixture
+def plotted_model(tmp_path: Path) -> Iterator[TestClient]:
+    """A served model `my-model` with a loss plot beside it and no embeddings plot."""
+    (tmp_path / "my-model.pt").symlink_to(SHIPPED_MODELS / "lecture-mlp.pt")
+    (tmp_path / "my-model.loss.png").write_bytes(LOSS_PNG)
+    with TestClient(create_app(Settings(model_path=tmp_path, warm_names=0))) as client:
+        yield client
+
+
+def test_plots_beside_the_model_are_listed_and_served(plotted_model: TestClient) -> None:
+    assert plotted_model.get("/model/plots").json() == {"available": ["loss"]}
+    assert plotted_model.get("/model/plots", params={"model": "my-model"}).json() == {"available": ["loss"]}
+    response = plotted_model.get("/model/plots/loss")
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
-    assert response.content == loss_png
+    assert response.content == LOSS_PNG
 
 
-def test_absent_plot_is_a_404_that_names_the_missing_file(tmp_path: Path) -> None:
-    client = client_for(tmp_path / "my-model.pt")
-    assert client.get("/model/plots").json() == {"available": []}
-    response = client.get("/model/plots/embeddings")
+def test_absent_plot_is_a_404_that_names_the_missing_file(plotted_model: TestClient) -> None:
+    response = plotted_model.get("/model/plots/embeddings")
     assert response.status_code == 404
     assert "my-model.embeddings.png" in response.json()["detail"]
 
 
+def test_plots_of_an_unknown_model_are_a_404_listing_the_models(plotted_model: TestClient) -> None:
+    response = plotted_model.get("/model/plots/loss", params={"model": "other"})
+    assert response.status_code == 404 and response.json()["models"] == ["my-model"]
+
+
 @pytest.mark.parametrize("kind", ["card", "..%2Fmy-model.pt", "loss.png"])
-def test_plot_kind_outside_the_two_names_is_rejected(tmp_path: Path, kind: str) -> None:
-    (tmp_path / "my-model.pt").write_bytes(b"not read")
-    response = client_for(tmp_path / "my-model.pt").get(f"/model/plots/{kind}")
+def test_plot_kind_outside_the_two_names_is_rejected(plotted_model: TestClient, kind: str) -> None:
+    response = plotted_model.get(f"/model/plots/{kind}")
     assert response.status_code in (404, 422)
     assert response.headers["content-type"].startswith("application/json")
 

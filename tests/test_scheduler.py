@@ -11,13 +11,13 @@ import orjson
 import pytest
 import torch
 
-from app.engine.artifact import Artifact
+from app.engine.artifact import Artifact, load_artifact
 from app.engine.engine import Engine
 from app.engine.jobs import SampleSpec
 from app.engine.sampler import Controls, Sampler, draw_uniforms
 from app.engine.scheduler import Busy, ClientGone, Scheduler
 from app.engine.scorer import Scorer
-from app.settings import Settings
+from app.settings import SHIPPED_MODELS, Settings
 
 HEAVY = Controls(temperature=1000.0, min_length=32, max_length=32)  # every row runs all 33 steps
 
@@ -30,8 +30,28 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def scheduler(artifact: Artifact, max_queued_work: int = 10**9) -> Scheduler:
-    return Scheduler(Sampler(artifact, cache_slots=4093), Scorer(artifact), max_queued_work)
+class OneModel:
+    """A scheduler with one model's sampler and scorer: the calls these tests make, bound to that model."""
+
+    def __init__(self, artifact: Artifact, max_queued_work: int = 10**9) -> None:
+        self.sampler = Sampler(artifact, cache_slots=4093)
+        self.scorer = Scorer(artifact)
+        self.scheduler = Scheduler(max_queued_work)
+
+    async def sample(self, controls: Controls, uniforms: Any, gone: Any = None) -> Any:
+        return await self.scheduler.sample(self.sampler, controls, uniforms, gone)
+
+    async def score(self, texts: list[str], encode: Any) -> list[bytes]:
+        return await self.scheduler.score(self.scorer, texts, encode)
+
+    def assume_context_costs(self, kind: str, seconds: float) -> None:
+        """Set the scheduler's cost estimate, and with it the size of the slices it cuts."""
+        model = self.sampler if kind == "sample" else self.scorer
+        self.scheduler.context_seconds[kind, model] = seconds
+
+
+def scheduler(artifact: Artifact, max_queued_work: int = 10**9) -> OneModel:
+    return OneModel(artifact, max_queued_work)
 
 
 def as_json(i: int, result: dict[str, Any]) -> bytes:
@@ -45,10 +65,10 @@ def test_a_round_cut_into_slices_gives_the_names_it_gives_whole(
     uniforms = draw_uniforms(40, HEAVY, torch.Generator().manual_seed(3))
     whole = Sampler(artifact, cache_slots=4093).sample_rounds([uniforms], HEAVY)[0]
     s = scheduler(artifact)
-    s.context_seconds["sample"] = 1.0  # a budget of one row per slice
+    s.assume_context_costs("sample", 1.0)  # a budget of one row per slice
     sliced = asyncio.run(s.sample(HEAVY, uniforms))
     assert sliced == whole
-    assert len(s.batch_sizes) > 1  # it really was cut up
+    assert len(s.scheduler.batch_sizes) > 1  # it really was cut up
 
 
 def test_scores_cut_into_slices_are_the_scores_of_the_whole(
@@ -57,9 +77,9 @@ def test_scores_cut_into_slices_are_the_scores_of_the_whole(
     monkeypatch.setattr("app.engine.scheduler.MIN_SLICE_CONTEXTS", 1)
     texts = ["emma", "olivia", "christopher", "ava", "zzyzx"] * 20
     s = scheduler(artifact)
-    s.context_seconds["score"] = 1.0  # one text per slice
+    s.assume_context_costs("score", 1.0)  # one text per slice
     assert asyncio.run(s.score(texts, as_json)) == [orjson.dumps(r) for r in Scorer(artifact).score_many(texts)]
-    assert len(s.batch_sizes) > 1  # it really was cut up
+    assert len(s.scheduler.batch_sizes) > 1  # it really was cut up
 
 
 def test_a_small_request_finishes_while_a_huge_one_is_still_running(artifact: Artifact) -> None:
@@ -106,7 +126,7 @@ def test_work_of_a_client_that_has_gone_stops_at_the_next_batch(
 ) -> None:
     monkeypatch.setattr("app.engine.scheduler.MIN_SLICE_ROWS", 8)
     s = scheduler(artifact)
-    s.context_seconds["sample"] = 1e-3  # small slices: many batches
+    s.assume_context_costs("sample", 1e-3)  # small slices: many batches
     asked = []
 
     async def gone() -> bool:
@@ -116,14 +136,14 @@ def test_work_of_a_client_that_has_gone_stops_at_the_next_batch(
     uniforms = draw_uniforms(200, HEAVY, torch.Generator().manual_seed(2))
     with pytest.raises(ClientGone):
         asyncio.run(s.sample(HEAVY, uniforms, gone=gone))
-    assert len(s.batch_sizes) == 3 and s.abandoned == 1 and not s.tasks
+    assert len(s.scheduler.batch_sizes) == 3 and s.scheduler.abandoned == 1 and not s.scheduler.tasks
 
 
 def test_sampling_and_scoring_run_in_one_worker_thread(artifact: Artifact) -> None:
     s = scheduler(artifact)
-    assert s.executor._max_workers == 1
+    assert s.scheduler.executor._max_workers == 1
     asyncio.run(s.score(["emma"], as_json))
-    assert [t.name for t in s.executor._threads] == ["namegen-compute_0"]
+    assert [t.name for t in s.scheduler.executor._threads] == ["namegen-compute_0"]
 
 
 def test_a_small_request_is_admitted_past_the_bound_where_a_large_one_is_not(artifact: Artifact) -> None:
@@ -135,3 +155,19 @@ def test_a_small_request_is_admitted_past_the_bound_where_a_large_one_is_not(art
 
     first, second, small = asyncio.run(run())
     assert isinstance(first, list) and isinstance(second, Busy) and isinstance(small, list)
+
+
+def test_two_models_in_one_batch_give_what_each_gives_alone(artifact: Artifact) -> None:
+    lecture = load_artifact(SHIPPED_MODELS / "lecture-mlp.pt")
+    shared = Scheduler(10**9)
+    first, second = Sampler(artifact, cache_slots=4093), Sampler(lecture, cache_slots=4093)
+    uniforms = draw_uniforms(30, HEAVY, torch.Generator().manual_seed(4))
+
+    async def both() -> list[Any]:
+        return await asyncio.gather(shared.sample(first, HEAVY, uniforms), shared.sample(second, HEAVY, uniforms))
+
+    together = asyncio.run(both())
+    alone = [Sampler(a, cache_slots=4093).sample_rounds([uniforms], HEAVY)[0] for a in (artifact, lecture)]
+    assert together == alone
+    assert together[0].names != together[1].names  # two models, not one twice
+    assert shared.batch_sizes[0] == 2  # and they did share a batch

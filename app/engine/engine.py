@@ -8,6 +8,7 @@ are app.schemas'. Every problem found is an InvalidInput in the one 422 shape.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import orjson
@@ -20,6 +21,7 @@ from app.engine.sampler import Controls, Sampler
 from app.engine.scheduler import Gone, Scheduler
 from app.engine.scorer import Scorer
 from app.engine.textrules import TextRules
+from app.hashing import file_sha256
 from app.settings import Settings
 
 WARM_CHUNK = 1000  # names per warm-up round
@@ -28,16 +30,23 @@ __all__ = ["MAX_SEED", "Engine", "InvalidInput", "SampleSpec"]
 
 
 class Engine:
-    def __init__(self, artifact: Artifact, settings: Settings) -> None:
+    """One served model. Engines of one process share a scheduler (one queue, one bound, one compute thread);
+    each has its own sampler and context cache."""
+
+    def __init__(
+        self, artifact: Artifact, settings: Settings, scheduler: Scheduler | None = None, name: str | None = None
+    ) -> None:
         self.artifact = artifact
         self.settings = settings
+        self.name = name or artifact.path.stem
+        self.sha256 = file_sha256(artifact.path)
         self.rules = TextRules(artifact.vocab)
         self.char_ids = {c: i for i, c in enumerate(artifact.vocab)}
         self.sampler = Sampler(
             artifact, cache_slots=settings.cache_contexts, threads=settings.resolved_sampler_threads()
         )
         self.scorer = Scorer(artifact)
-        self.scheduler = Scheduler(self.sampler, self.scorer, settings.max_queued_work)
+        self.scheduler = scheduler or Scheduler(settings.max_queued_work)
 
     async def warm_up(self) -> None:
         """One real sample and one score through the whole path, so that ready means 'can serve'; then fill the
@@ -51,7 +60,8 @@ class Engine:
             self.sampler.sample_round(count, controls, torch.Generator().manual_seed(first))
 
     def close(self) -> None:
-        # The network's thread pool is shared by every engine over the same module (ContextNetwork.shared).
+        # The network's thread pool is shared by every engine over the same module (ContextNetwork.shared), and
+        # the scheduler by every engine of the store (which closes it once).
         self.scheduler.close()
 
     # -- sampling ---------------------------------------------------------------------------------------
@@ -63,9 +73,9 @@ class Engine:
         job = SampleJob(spec, controls, notes, self.artifact.vocab, self.artifact.words, self.settings.max_attempts)
         admitted = False
         while (planned := job.next_round()) is not None:
-            job.add(await self.scheduler.sample(planned.controls, planned.uniforms(), gone, admitted))
+            job.add(await self.scheduler.sample(self.sampler, planned.controls, planned.uniforms(), gone, admitted))
             admitted = True
-        return job.response()
+        return {"model": self.name, **job.response()}
 
     def sample_now(self, spec: SampleSpec) -> dict[str, Any]:
         """sample() from synchronous code (CLI, warm-up, tests): the same path, in an event loop of its own."""
@@ -142,9 +152,43 @@ class Engine:
             raise InvalidInput(problems)
 
         def encode(i: int, result: dict[str, Any]) -> bytes:
-            result["input"] = texts[i]
-            result["normalized"] = texts[i] != result["text"]
-            result["notes"] = list(normalized[i].notes)
-            return orjson.dumps(result)
+            extra = {"input": texts[i], "normalized": texts[i] != result["text"], "notes": list(normalized[i].notes)}
+            return orjson.dumps({"model": self.name, **result, **extra})
 
-        return await self.scheduler.score([n.text for n in normalized], encode, gone, admitted=True)
+        return await self.scheduler.score(self.scorer, [n.text for n in normalized], encode, gone, admitted=True)
+
+    # -- what comes next ----------------------------------------------------------------------------------
+
+    async def next_chars(self, prefix: str, top: int | None = None, gone: Gone | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = orjson.loads(await self.next_chars_encoded(prefix, top, gone))
+        return result
+
+    async def next_chars_encoded(self, prefix: str, top: int | None = None, gone: Gone | None = None) -> bytes:
+        """GET /next's JSON: the distribution over the character after `prefix` (normalized as /score normalizes
+        text), most likely first, the end token included, and ln p of the prefix itself as a name's start."""
+        self.scheduler.admit(len(prefix) + 1)
+        norm = self.rules.normalize(prefix, "prefix")
+        limit = self.settings.max_text_length
+        problems = self.rules.problems(norm.text, ("prefix",), max_length=limit, allow_empty=True)
+        if problems:
+            raise InvalidInput(problems)
+        vocab = self.artifact.vocab
+
+        def encode(i: int, result: dict[str, Any]) -> bytes:
+            log_probs: list[float] = result["next_log_probs"]
+            order = sorted(range(len(vocab)), key=lambda c: (-log_probs[c], c))[:top]
+            return orjson.dumps(
+                {
+                    "model": self.name,
+                    "prefix": result["text"],
+                    "input": prefix,
+                    "normalized": prefix != result["text"],
+                    "notes": list(norm.notes),
+                    # The scored positions but the last (the end token's): the prefix as a name's beginning.
+                    "prefix_log_prob": -sum(c["loss"] for c in result["chars"][:-1]),
+                    "next": [{"char": vocab[c], "prob": math.exp(log_probs[c]), "loss": -log_probs[c]} for c in order],
+                }
+            )
+
+        (encoded,) = await self.scheduler.score(self.scorer, [norm.text], encode, gone, admitted=True, with_next=True)
+        return encoded

@@ -64,14 +64,22 @@ class Task:
     contexts_left: int
     future: asyncio.Future[Any]
     gone: Gone | None
+    sampler: Sampler | None = None  # the model that samples (kind "sample") ...
+    scorer: Scorer | None = None  # ... or scores (kind "score")
     controls: Controls | None = None
     uniforms: np.ndarray | None = None  # (steps, rows)
     texts: list[str] = field(default_factory=list)
     encode: Encode | None = None  # turns the result of texts[i] into its JSON, in the worker thread
+    with_next: bool = False  # score: also the full distribution after each text (GET /next)
     next_item: int = 0  # the next row (sample) or text (score) to hand out
     parts: list[Any] = field(default_factory=list)  # results of the slices so far, in order
     slices_taken: int = 0
     slices_done: int = 0
+
+    @property
+    def model(self) -> object:
+        """The sampler or scorer that runs this task: cost estimates are per model."""
+        return self.sampler if self.sampler is not None else self.scorer
 
     @property
     def items(self) -> int:
@@ -112,14 +120,15 @@ class Slice:
 
 
 class Scheduler:
-    def __init__(self, sampler: Sampler, scorer: Scorer, max_queued_work: int) -> None:
-        self.sampler = sampler
-        self.scorer = scorer
+    """One per process, shared by every served model: the bound and the compute thread are the machine's."""
+
+    def __init__(self, max_queued_work: int) -> None:
         self.max_queued_work = max_queued_work
         self.tasks: deque[Task] = deque()
         self.consumer: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="namegen-compute")
-        self.context_seconds = {"sample": FIRST_CONTEXT_SECONDS, "score": FIRST_CONTEXT_SECONDS}
+        # Seconds per context by (kind, model): a large model's miss costs many times a small one's.
+        self.context_seconds: defaultdict[tuple[str, object], float] = defaultdict(lambda: FIRST_CONTEXT_SECONDS)
         self.since_trim = 0
         self.abandoned = 0  # requests dropped because their client had gone
         self.batch_sizes: deque[int] = deque(maxlen=100)  # requests per batch, most recent last
@@ -131,11 +140,16 @@ class Scheduler:
     # -- submitting ---------------------------------------------------------------------------------------
 
     async def sample(
-        self, controls: Controls, uniforms: np.ndarray, gone: Gone | None = None, admitted: bool = False
+        self,
+        sampler: Sampler,
+        controls: Controls,
+        uniforms: np.ndarray,
+        gone: Gone | None = None,
+        admitted: bool = False,
     ) -> Round:
         """Run one sampling round; `admitted`: a later round of a request already admitted (never refused)."""
         contexts = uniforms.shape[0] * uniforms.shape[1]
-        work = {"controls": controls, "uniforms": uniforms}
+        work = {"sampler": sampler, "controls": controls, "uniforms": uniforms}
         parts: list[Round] = await self._submit("sample", contexts, gone, admitted, **work)
         return Round(
             [n for p in parts for n in p.names],
@@ -144,13 +158,21 @@ class Scheduler:
         )
 
     async def score(
-        self, texts: list[str], encode: Encode, gone: Gone | None = None, admitted: bool = False
+        self,
+        scorer: Scorer,
+        texts: list[str],
+        encode: Encode,
+        gone: Gone | None = None,
+        admitted: bool = False,
+        with_next: bool = False,
     ) -> list[bytes]:
         """Each text's result as `encode(i, result)` makes it, as soon as its slice is scored: a large batch
         then never holds hundreds of thousands of small objects at once (their memory, once freed, would
-        stay with the process, fragmented)."""
+        stay with the process, fragmented). `with_next`: each result also has "next_log_probs", the
+        distribution over the character after the text."""
         contexts = sum(len(t) + 1 for t in texts)
-        parts: list[list[bytes]] = await self._submit("score", contexts, gone, admitted, texts=texts, encode=encode)
+        work = {"scorer": scorer, "texts": texts, "encode": encode, "with_next": with_next}
+        parts: list[list[bytes]] = await self._submit("score", contexts, gone, admitted, **work)
         return [result for part in parts for result in part]
 
     def admit(self, contexts: int) -> None:
@@ -248,15 +270,15 @@ class Scheduler:
                 piece = task.take(task.contexts_left)
                 if piece is not None:
                     batch.append(piece)
-                    budget -= piece.contexts * self.context_seconds[task.kind]
+                    budget -= piece.contexts * self.context_seconds[task.kind, task.model]
         for i, task in enumerate(large):
             if i and budget <= 0:
                 break
-            wanted = max(self._floor(task), int(budget / self.context_seconds[task.kind]))
+            wanted = max(self._floor(task), int(budget / self.context_seconds[task.kind, task.model]))
             piece = task.take(wanted)
             if piece is not None:
                 batch.append(piece)
-                budget -= piece.contexts * self.context_seconds[task.kind]
+                budget -= piece.contexts * self.context_seconds[task.kind, task.model]
         if large:
             self.tasks.remove(large[0])  # the next batch starts with another large request
             self.tasks.append(large[0])
@@ -270,39 +292,40 @@ class Scheduler:
         return MIN_SLICE_CONTEXTS
 
     def _run(self, batch: list[Slice]) -> list[Any]:
-        """In the worker thread: the batch's sampling slices grouped by controls, its scoring slices in one
-        call; results in batch order. Each kind's time feeds its cost estimate."""
+        """In the worker thread: the batch's sampling slices grouped by model and controls, its scoring slices
+        by model and kind of result, one call per group; results in batch order. Each group's time feeds
+        its model's cost estimate."""
         results: list[Any] = [None] * len(batch)
-        groups: dict[Controls, list[int]] = defaultdict(list)
-        scoring = []
+        sampling: dict[tuple[Sampler, Controls], list[int]] = defaultdict(list)
+        scoring: dict[tuple[Scorer, bool], list[int]] = defaultdict(list)
         for i, s in enumerate(batch):
-            if s.task.kind == "sample":
-                assert s.task.controls is not None
-                groups[s.task.controls].append(i)
-            else:
-                scoring.append(i)
-        started = perf_counter()
-        for controls, members in groups.items():
-            blocks = [batch[i].task.uniforms[:, batch[i].first : batch[i].last] for i in members]  # type: ignore[index]
-            for i, result in zip(members, self.sampler.sample_rounds(blocks, controls), strict=True):
-                results[i] = result
-        self._learn("sample", perf_counter() - started, sum(batch[i].contexts for g in groups.values() for i in g))
-        if scoring:
+            task = s.task
+            if task.sampler is not None and task.controls is not None:
+                sampling[task.sampler, task.controls].append(i)
+            elif task.scorer is not None:
+                scoring[task.scorer, task.with_next].append(i)
+        for (sampler, controls), members in sampling.items():
             started = perf_counter()
-            texts = [batch[i].task.texts[batch[i].first : batch[i].last] for i in scoring]
-            scored = iter(self.scorer.score_many(list(itertools.chain.from_iterable(texts))))
-            for i, chunk in zip(scoring, texts, strict=True):
+            blocks = [batch[i].task.uniforms[:, batch[i].first : batch[i].last] for i in members]  # type: ignore[index]
+            for i, result in zip(members, sampler.sample_rounds(blocks, controls), strict=True):
+                results[i] = result
+            self._learn(("sample", sampler), perf_counter() - started, sum(batch[i].contexts for i in members))
+        for (scorer, with_next), members in scoring.items():
+            started = perf_counter()
+            texts = [batch[i].task.texts[batch[i].first : batch[i].last] for i in members]
+            scored = iter(scorer.score_many(list(itertools.chain.from_iterable(texts)), with_next))
+            for i, chunk in zip(members, texts, strict=True):
                 task, first = batch[i].task, batch[i].first
                 assert task.encode is not None
                 results[i] = [task.encode(first + j, next(scored)) for j in range(len(chunk))]
-            self._learn("score", perf_counter() - started, sum(batch[i].contexts for i in scoring))
+            self._learn(("score", scorer), perf_counter() - started, sum(batch[i].contexts for i in members))
         return results
 
-    def _learn(self, kind: str, seconds: float, contexts: int) -> None:
+    def _learn(self, key: tuple[str, object], seconds: float, contexts: int) -> None:
         if contexts:
             self.since_trim += contexts
             # A moving average: the cost per context shifts with the cache's hit rate and the machine's load.
-            self.context_seconds[kind] = 0.7 * self.context_seconds[kind] + 0.3 * seconds / contexts
+            self.context_seconds[key] = 0.7 * self.context_seconds[key] + 0.3 * seconds / contexts
 
     def close(self) -> None:
         for task in list(self.tasks):

@@ -32,10 +32,12 @@ class Scorer:
         ):
             self.mean_loss_quantiles = [float(q) for q in quantiles]
 
-    def score_many(self, texts: list[str]) -> list[dict[str, Any]]:
+    def score_many(self, texts: list[str], with_next: bool = False) -> list[dict[str, Any]]:
         """Score already-validated texts: one entry per predicted position, the end token included.
 
-        All texts go through one forward: rows are the (context, target) windows of every text.
+        All texts go through one forward: rows are the (context, target) windows of every text. With
+        `with_next`, each result also has "next_log_probs": ln p of every vocabulary entry after the text
+        (the row whose target is the end token, so its entry for the end token is that position's -loss).
         """
         if not texts:
             return []
@@ -51,12 +53,17 @@ class Scorer:
         with torch.inference_mode():
             # The sampler's own network function (tables, buckets, parallel shares), each distinct context once.
             logits = ContextNetwork.shared(self.module).distinct_logits(contexts[valid])
-            logp = torch.log_softmax(logits.double(), dim=1).gather(1, targets[valid][:, None]).squeeze(1)
+            all_logp = torch.log_softmax(logits.double(), dim=1)
+            logp = all_logp.gather(1, targets[valid][:, None]).squeeze(1)
+            last_rows = (torch.cumsum(lengths + 1, 0) - 1).tolist()
+            after = all_logp[last_rows].tolist() if with_next else []
         losses = (-logp).tolist()
         results, start = [], 0
-        for text in texts:
+        for i, text in enumerate(texts):
             count = len(text) + 1
             results.append(self._result(text, losses[start : start + count]))
+            if with_next:
+                results[-1]["next_log_probs"] = after[i]
             start += count
         return results
 

@@ -17,6 +17,6 @@ router = APIRouter(tags=["observability"])
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"}},
 )
 async def prometheus_metrics(request: Request) -> Response:
-    engine = getattr(request.app.state, "engine", None)
-    body, content_type = exposition(engine.scheduler.queued_work if engine is not None else None)
+    store = getattr(request.app.state, "store", None)
+    body, content_type = exposition(store.scheduler.queued_work if store is not None else None)
     return Response(body, media_type=content_type)

@@ -12,6 +12,11 @@ from typing import Literal, get_args
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
+from app.dependencies import StoreDep, served_model
+from app.engine.store import ModelStore
+from app.queries import parse_query, query_parameters
+from app.schemas import INVALID, UNKNOWN_MODEL, ModelQuery
+
 router = APIRouter()
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -59,21 +64,36 @@ def plot_path(model_path: Path, kind: str) -> Path:
     return model_path.with_suffix(f".{kind}.png")
 
 
-@router.get("/model/plots", tags=["model"], summary="Which training plots exist beside the served artifact")
-def plot_list(request: Request) -> dict[str, list[str]]:
-    model_path = Path(request.app.state.settings.model_path)
-    return {"available": [kind for kind in PLOT_KINDS if plot_path(model_path, kind).is_file()]}
+def model_file(request: Request, store: ModelStore) -> Path:
+    return served_model(request, store, parse_query(request, ModelQuery).model).artifact.path
+
+
+@router.get(
+    "/model/plots",
+    tags=["model"],
+    summary="Which training plots exist beside a served model's artifact",
+    responses={**INVALID, **UNKNOWN_MODEL},
+    openapi_extra={"parameters": query_parameters(ModelQuery)},
+)
+async def plot_list(request: Request, store: StoreDep) -> dict[str, list[str]]:
+    path = model_file(request, store)
+    return {"available": [kind for kind in PLOT_KINDS if plot_path(path, kind).is_file()]}
 
 
 @router.get(
     "/model/plots/{kind}",
     tags=["model"],
-    summary="A training plot of the served artifact (PNG)",
+    summary="A training plot of a served model (PNG)",
     response_class=FileResponse,
-    responses={200: {"content": {"image/png": {}}}, 404: {"description": "the artifact has no such plot"}},
+    responses={
+        200: {"content": {"image/png": {}}},
+        404: {"description": "no such model, or the model has no such plot"},
+        **INVALID,
+    },
+    openapi_extra={"parameters": query_parameters(ModelQuery)},
 )
-def plot(kind: PlotKind, request: Request) -> Response:
-    path = plot_path(Path(request.app.state.settings.model_path), kind)
+async def plot(kind: PlotKind, request: Request, store: StoreDep) -> Response:
+    path = plot_path(model_file(request, store), kind)
     if not path.is_file():
-        raise HTTPException(status_code=404, detail=f"the served model has no {kind} plot ({path.name} is absent)")
+        raise HTTPException(status_code=404, detail=f"the model has no {kind} plot ({path.name} is absent)")
     return file_response(request, path, "image/png")

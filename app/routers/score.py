@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.dependencies import EngineDep
-from app.schemas import BUSY, INVALID, ScoreBatchRequest, ScoreBatchResponse, ScoreRequest, ScoreResponse
+from app.dependencies import StoreDep, served_model
+from app.schemas import BUSY, INVALID, UNKNOWN_MODEL, ScoreBatchRequest, ScoreBatchResponse, ScoreRequest, ScoreResponse
 
 router = APIRouter(tags=["score"])
 
@@ -15,9 +15,13 @@ router = APIRouter(tags=["score"])
 
 
 @router.post(
-    "/score", response_model=ScoreResponse, summary="Per-character loss of one text", responses={**INVALID, **BUSY}
+    "/score",
+    response_model=ScoreResponse,
+    summary="Per-character loss of one text",
+    responses={**INVALID, **UNKNOWN_MODEL, **BUSY},
 )
-async def score(request: Request, body: ScoreRequest, engine: EngineDep) -> Response:
+async def score(request: Request, body: ScoreRequest, store: StoreDep) -> Response:
+    engine = served_model(request, store, body.model)
     (result,) = await engine.score_encoded([body.text], ("text",), gone=request.is_disconnected)
     return Response(result, media_type="application/json")
 
@@ -28,8 +32,9 @@ async def score(request: Request, body: ScoreRequest, engine: EngineDep) -> Resp
     summary="Score many texts",
     description="Each result is exactly what /score gives for that text. If any text is invalid, nothing is "
     "scored: the 422 names every invalid text by its index, with the offending characters and positions.",
-    responses={**INVALID, **BUSY},
+    responses={**INVALID, **UNKNOWN_MODEL, **BUSY},
 )
-async def score_batch(request: Request, body: ScoreBatchRequest, engine: EngineDep) -> Response:
+async def score_batch(request: Request, body: ScoreBatchRequest, store: StoreDep) -> Response:
+    engine = served_model(request, store, body.model)
     results = await engine.score_encoded(body.texts, ("texts",), gone=request.is_disconnected)
     return Response(b'{"results":[' + b",".join(results) + b"]}", media_type="application/json")

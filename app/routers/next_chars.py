@@ -1,0 +1,28 @@
+"""GET /next: the model's distribution over the character after a prefix."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from app.dependencies import StoreDep, served_model
+from app.queries import parse_query, query_parameters
+from app.schemas import BUSY, INVALID, UNKNOWN_MODEL, NextQuery, NextResponse
+
+router = APIRouter(tags=["score"])
+
+
+@router.get(
+    "/next",
+    response_model=NextResponse,
+    summary="What the model expects after a prefix",
+    description="Every character of the vocabulary with its probability and loss after `prefix`, most likely "
+    "first, the end-of-name token '.' included; the probabilities sum to 1. `prefix` is normalized as /score "
+    "normalizes text, and each loss is what /score gives that character at that position.",
+    responses={**INVALID, **UNKNOWN_MODEL, **BUSY},
+    openapi_extra={"parameters": query_parameters(NextQuery)},
+)
+async def next_chars(request: Request, store: StoreDep) -> Response:
+    query = parse_query(request, NextQuery)
+    engine = served_model(request, store, query.model)
+    encoded = await engine.next_chars_encoded(query.prefix, query.top, gone=request.is_disconnected)
+    return Response(encoded, media_type="application/json")
