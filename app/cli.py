@@ -4,6 +4,7 @@ train, evaluate and tune models (those three need the repository's training/ pac
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import json
 import os
@@ -19,7 +20,7 @@ from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
 from app.engine.problems import InvalidInput, Problem, describe
 from app.engine.store import ARTIFACT_SUFFIX, UnknownModel, model_file
-from app.schemas import SampleQuery
+from app.schemas import NextQuery, SampleQuery
 from app.settings import Settings
 
 EXIT_BAD_INPUT = 2
@@ -58,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = commands.add_parser("score", parents=[common], help="per-character loss of texts (like POST /score)")
     score.add_argument("texts", nargs="+", metavar="TEXT")
+
+    after = commands.add_parser("next", parents=[common], help="what the model expects after a prefix (like GET /next)")
+    after.add_argument("--prefix", default="", help="the beginning of a name (default: none, the first letter)")
+    after.add_argument("--top", type=int, help="at most this many characters (default: all)")
 
     commands.add_parser("serve", help="run the HTTP service (same as `python -m app.serve`)")
     for name, (module, summary) in TRAINING_COMMANDS.items():
@@ -149,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
         result = Engine(load_artifact(chosen_model(settings, args.model)), settings).sample_now(query.to_spec())
         print_sample(result, args.json)
         return 0
+    if args.command == "next":
+        asked = NextQuery(model=None, prefix=args.prefix, top=args.top)
+        engine = Engine(load_artifact(chosen_model(settings, args.model)), settings)
+        print_next(asyncio.run(engine.next_chars(asked.prefix, asked.top)), args.json)
+        return 0
     results = Engine(load_artifact(chosen_model(settings, args.model)), settings).score_now(args.texts)
     print_scores(results, args.json)
     return 0
@@ -177,6 +187,17 @@ def print_scores(results: list[dict[str, Any]], as_json: bool) -> None:
             print(f"# note: {note}", file=sys.stderr)
         chars = " ".join(f"{c['char']}:{c['loss']:.2f}" for c in r["chars"])
         print(f"{r['text']:<20} {r['total_loss']:>10.4f} {r['mean_loss']:>10.4f} {r['perplexity']:>10.3f}  {chars}")
+
+
+def print_next(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
+    for note in result["notes"]:
+        print(f"# note: {note}", file=sys.stderr)
+    print(f"# after {result['prefix']!r} (ln p of the prefix {result['prefix_log_prob']:.4f}); '.' ends the name")
+    for entry in result["next"]:
+        print(f"{entry['char']}  {entry['prob']:.4f}  {entry['loss']:.4f}")
 
 
 if __name__ == "__main__":

@@ -66,6 +66,12 @@ def test_the_card_of_a_model_trained_on_other_data_describes_that_file(trained: 
     assert "2018" not in card and "US" not in card and "Social Security" not in card
 
 
+def test_the_card_records_the_command_that_reproduces_the_model(trained: Trained) -> None:
+    command = f"namegen train --recipe lecture --data {trained.data} --out {trained.out} --steps 30"
+    assert f"- Command: `{command}`" in trained.out.with_suffix(".card.md").read_text()
+    assert json.loads(trained.out.with_suffix(".card.json").read_text())["command"] == command
+
+
 def test_the_card_json_records_the_word_counts(trained: Trained) -> None:
     dataset = json.loads(trained.out.with_suffix(".card.json").read_text())["dataset"]
     split = reference_split(trained.words)

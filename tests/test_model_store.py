@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from servers import free_port
 
-from app.cli import EXIT_BAD_MODEL, main
+from app.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, main
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
 from app.engine.jobs import SampleSpec
@@ -302,3 +303,19 @@ def test_the_cli_names_the_models_when_one_is_unknown(capsys: pytest.CaptureFixt
     assert main(["sample", "--model", "nope"]) == EXIT_BAD_MODEL
     err = capsys.readouterr().err
     assert err.startswith("namegen: error: unknown model 'nope'; the models are: ") and "names-mlp" in err
+
+
+def test_the_cli_next_prints_what_get_next_gives(two_models: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
+    http = two_models.get("/next", params={"prefix": "Em", "top": 4, "model": "small"}).json()
+    capsys.readouterr()
+    assert main(["next", "--prefix", "Em", "--top", "4", "--model", str(LECTURE), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {**printed, "model": "small"} == http  # the same numbers; only the name differs (file stem vs store)
+
+
+def test_the_cli_next_names_a_bad_prefix_by_its_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["next", "--prefix", "e3"]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "namegen: error: --prefix[1]: character '3' at position 1 is outside the model's vocabulary "
+        "('abcdefghijklmnopqrstuvwxyz')"
+    )

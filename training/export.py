@@ -14,7 +14,7 @@ from app.engine.artifact import ARTIFACT_FORMAT, ARTIFACT_VERSION, META_FILE, WO
 from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, split_word_counts
-from training.download import NAMES_SHA256
+from training.download import NAMES_SHA256, SURNAMES_TEXT_SHA256
 from training.model import ModelConfig, NameMLP, ServedNameMLP
 from training.recipes import TrainConfig
 
@@ -83,8 +83,10 @@ def export_artifact(
     data_path: Path,
     windows: Any,
     out: Path,
+    command: str | None = None,
 ) -> dict[str, Any]:
-    """Write `out` (TorchScript + meta.json + word list), its model card and its plots."""
+    """Write `out` (TorchScript + meta.json + word list), its model card and its plots. `command`: the command
+    line that trained it, recorded in meta.json and the card."""
     scripted = script_and_check(result.model, windows.dev.x[:4096])
     bigram = bigram_log_probs(windows.train, vocab.size)
     meta: dict[str, Any] = {
@@ -112,6 +114,7 @@ def export_artifact(
             "split_unit": "windows (characters + end tokens)",
         },
         "training_seconds": round(result.seconds, 1),
+        **({"command": command} if command else {}),
         "torch_version": torch.__version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "history": result.history,
@@ -156,6 +159,13 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
             "(`names.txt`, MIT licence)"
         )
         biases = "that data's biases (US first names of 2018)"
+    elif ds["sha256"] == SURNAMES_TEXT_SHA256:
+        source = (
+            "the 1990 US Census surname list (88,799 surnames, most frequent first): the first column of "
+            "`dist.all.last` from the `names` 0.3.0 package on PyPI (MIT licence), lower-cased, as "
+            "`python -m training.download --dataset us-surnames` writes it"
+        )
+        biases = "that list's biases (surnames of US residents counted in the 1990 census)"
     else:
         source = (
             f"`{ds['name']}`, not the reference names data (its sha256 differs); where it comes from is not recorded"
@@ -187,6 +197,7 @@ def write_card(meta: dict[str, Any], out: Path) -> None:
         f"- Optimizer {hp['optimizer']}, lr {hp['lr']} ({hp['schedule']}), weight decay {hp['weight_decay']}, "
         f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}"
         f"{precision}",
+        *([f"- Command: `{meta['command']}`"] if "command" in meta else []),
         f"- Training time: {meta['training_seconds']:.0f} s; torch {meta['torch_version']}; created {meta['created']}",
         *served_lines(meta),
         "- Intended use: inventing name-like strings and scoring how name-like a string is. It knows only "

@@ -199,6 +199,13 @@ def configure(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run (for the model card), with the options that change its result."""
+    parts = ["namegen train", f"--recipe {args.recipe}", f"--data {args.data}", f"--out {args.out}"]
+    parts += [f"--{name} {getattr(args, name)}" for name in ("steps", "seed") if getattr(args, name) is not None]
+    return " ".join(parts)
+
+
 def run(args: argparse.Namespace) -> None:
     from training.export import export_artifact  # export pulls in plotting; keep train importable lean
 
@@ -225,7 +232,9 @@ def run(args: argparse.Namespace) -> None:
     if result.best_step == 0 or not all(map(math.isfinite, (result.dev_loss, test_loss))):
         # A diverged run (NaN at every evaluation) would write a card reading "dev inf": keep the old file.
         raise CommandError(f"the dev or test loss is not finite (training diverged): {args.out} not written", 1)
-    export_artifact(result, test_loss, config, args.recipe, vocab, words, args.data, windows, args.out)
+    export_artifact(
+        result, test_loss, config, args.recipe, vocab, words, args.data, windows, args.out, command_line(args)
+    )
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     print(f"wrote {args.out}")
