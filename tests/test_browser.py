@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, Route, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Request as PlaywrightRequest
 from playwright.sync_api import Response as PlaywrightResponse
@@ -660,11 +660,355 @@ def test_each_name_buttons_accessible_name_starts_with_its_visible_text(
     assert watched.problems == []
 
 
-def bring_to(page: Page, server: str, state: str) -> None:
+# ---- the model picker, and what the model expects next ----------------------------------------------------
+
+
+OTHER_MODEL = "lecture-mlp"  # served beside the default (names-mlp) by the shipped model_artifacts/
+
+
+def api_models(server: str) -> dict[str, Any]:
+    response = httpx.get(f"{server}/models")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert OTHER_MODEL in [m["name"] for m in body["models"]], "these tests need the lecture-mlp artifact"
+    return body
+
+
+def api_next(server: str, prefix: str, **params: str | int) -> dict[str, Any]:
+    response = httpx.get(f"{server}/next", params={"prefix": prefix, "top": 8, **params})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def model_picker(page: Page) -> Locator:
+    return page.get_by_label("Model", exact=True)
+
+
+def choose_model(page: Page, name: str) -> None:
+    model_picker(page).select_option(name)  # waits for GET /models to have filled it
+    expect(model_picker(page)).to_have_value(name)
+
+
+def percent_text(prob: float) -> str:
+    """A bar's percentage as the chart writes it: whole from 10% up, one decimal below, "<0.1%" under that."""
+    percent = prob * 100
+    if percent < 0.05:
+        return "<0.1%"
+    return f"{percent:.0f}%" if percent >= 9.95 else f"{percent:.1f}%"
+
+
+def chart_for(page: Page, prefix: str) -> Locator:
+    chart = page.locator(f'[data-testid="next-chart"][data-state="chart"][data-prefix="{prefix}"]')
+    expect(chart).to_be_visible()
+    return chart
+
+
+def shown_chart(chart: Locator) -> list[tuple[str, str, str, str]]:
+    """Each bar: (its character, its label, its percentage, what a screen reader reads), most likely first."""
+    items = chart.get_by_role("listitem")
+    return [
+        (
+            str(item.get_attribute("data-char")),
+            item.locator(".next-char").inner_text(),
+            item.locator(".next-percent").inner_text(),
+            " ".join(str(item.text_content()).split()),
+        )
+        for item in items.all()
+    ]
+
+
+def expected_chart(next_chars: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for entry in next_chars:
+        label = "end" if entry["char"] == "." else entry["char"]
+        rows.append((entry["char"], label, percent_text(entry["prob"]), f"{label} {percent_text(entry['prob'])}"))
+    return rows
+
+
+def test_the_model_picker_lists_every_served_model_with_the_default_chosen(server: str, watched: WatchedPage) -> None:
+    page = watched.page
     page.goto(server)
+    listed = api_models(server)
+    picker = model_picker(page)
+    expect(picker).to_be_enabled()
+    options = picker.locator("option")
+    expect(options).to_have_count(len(listed["models"]))
+    assert [o.get_attribute("value") for o in options.all()] == [m["name"] for m in listed["models"]]
+    for option, model in zip(options.all(), listed["models"], strict=True):
+        text = option.inner_text()
+        assert text.startswith(model["name"]) and f"{model['dev_loss']:.3f}" in text, text
+    expect(picker).to_have_value(listed["default"])
+    expect(page.locator("#model-name")).to_have_text(listed["default"])  # the model panel is the default's
+    assert watched.problems == []
+
+
+def test_choosing_lecture_mlp_generates_exactly_its_names_for_the_seed(server: str, watched: WatchedPage) -> None:
+    page = watched.page
+    page.goto(server)
+    choose_model(page, OTHER_MODEL)
+    names = generate(page, 10, seed=424242)
+
+    expected = api_sample(server, model=OTHER_MODEL, n=10, seed=424242)
+    assert expected["model"] == OTHER_MODEL
+    assert names == expected["names"]
+    assert names != api_sample(server, n=10, seed=424242)["names"]  # the default model's differ
+    expect(page.get_by_test_id("names")).to_have_attribute("data-model", OTHER_MODEL)
+    expect(page.locator("#sample-status")).to_contain_text(f"from {OTHER_MODEL}")
+    assert parse_qs(urlsplit(page.url).query)["model"] == [OTHER_MODEL]
+    assert watched.problems == []
+
+
+def test_a_shared_url_with_a_model_selects_it_and_reproduces_its_names(
+    server: str, browser: Browser, watched: WatchedPage
+) -> None:
+    first = watched.page
+    first.goto(server)
+    choose_model(first, OTHER_MODEL)
+    names = generate(first, 7, seed=31337)
+    shared_url = first.url
+    assert f"model={OTHER_MODEL}" in shared_url
+
+    other = WatchedPage(browser.new_page(viewport={"width": 1280, "height": 900})).watch()
+    other.page.goto(shared_url)
+    expect(model_picker(other.page)).to_have_value(OTHER_MODEL)
+    assert shown_names(other.page, 7) == names == api_sample(server, model=OTHER_MODEL, n=7, seed=31337)["names"]
+    expect(other.page.get_by_test_id("names")).to_have_attribute("data-model", OTHER_MODEL)
+    expect(other.page.locator("#model-name")).to_have_text(OTHER_MODEL)
+    other.page.close()
+    assert watched.problems == [] and other.problems == []
+
+
+def test_an_unknown_model_in_the_url_is_named_and_the_default_used_instead(server: str, watched: WatchedPage) -> None:
+    listed = api_models(server)
+    refused = httpx.get(f"{server}/sample", params={"model": "no-such-model", "n": 5})
+    assert refused.status_code == 404 and "no-such-model" in refused.json()["detail"]
+    page = watched.page
+    page.goto(f"{server}/?model=no-such-model&n=5&seed=3")
+
+    notice = page.get_by_test_id("model-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("“no-such-model”")
+    for name in refused.json()["models"]:  # the models the server's own 404 lists
+        expect(notice).to_contain_text(name)
+    expect(notice).to_contain_text(f"Showing {listed['default']}")
+    expect(model_picker(page)).to_have_value(listed["default"])
+    assert shown_names(page, 5) == api_sample(server, n=5, seed=3)["names"]
+    assert parse_qs(urlsplit(page.url).query)["model"] == [listed["default"]]
+    assert watched.problems == []  # nothing was asked of the missing model
+
+
+def test_a_model_the_server_no_longer_has_is_reported_in_its_words_and_the_default_used(
+    server: str, watched: WatchedPage
+) -> None:
+    """A server restarted without the chosen model: its 404 says so, the page falls back and generates."""
+    default = api_models(server)["default"]
+    page = watched.page
+    page.goto(server)
+    choose_model(page, OTHER_MODEL)
+    gone = {"detail": f"unknown model '{OTHER_MODEL}'; the models are: {default}", "models": [default]}
+    page.route(re.compile(rf"/sample\?model={OTHER_MODEL}&"), lambda route: route.fulfill(status=404, json=gone))
+    names = generate(page, 6, seed=12)
+
+    assert names == api_sample(server, n=6, seed=12)["names"]
+    notice = page.get_by_test_id("model-notice")
+    expect(notice).to_have_text(f"Unknown model '{OTHER_MODEL}'; the models are: {default}. Showing {default} instead.")
+    expect(model_picker(page)).to_have_value(default)
+    expect(page.get_by_test_id("names")).to_have_attribute("data-model", default)
+    assert [p for p in watched.problems if "404" not in p] == []  # the browser logs the 404 itself
+
+
+def test_changing_the_model_replaces_the_names_and_the_score_with_the_new_models(
+    server: str, watched: WatchedPage
+) -> None:
+    page = watched.page
+    page.goto(server)
+    names = generate(page, 8, seed=7)
+    name_button(page, names[0]).click()
+    expect(page.locator(f'[data-testid="score-chars"][data-text="{names[0]}"]')).to_have_attribute(
+        "data-model", "names-mlp"
+    )
+
+    choose_model(page, OTHER_MODEL)
+    expect(page.get_by_test_id("names")).to_have_attribute("data-model", OTHER_MODEL)
+    assert shown_names(page, 8) == api_sample(server, model=OTHER_MODEL, n=8, temperature=1, seed=7)["names"]
+    strip = page.locator(f'[data-testid="score-chars"][data-text="{names[0]}"][data-model="{OTHER_MODEL}"]')
+    expect(strip.locator("[data-loss]")).to_have_count(len(names[0]) + 1)
+    scored = httpx.post(f"{server}/score", json={"text": names[0], "model": OTHER_MODEL}).json()
+    assert [float(str(c.get_attribute("data-loss"))) for c in strip.locator("[data-loss]").all()] == [
+        p["loss"] for p in scored["chars"]
+    ]
+    expect(page.get_by_test_id("score-by")).to_have_text(f"Scored by {OTHER_MODEL}")
+    expect(page.locator("#model-name")).to_have_text(OTHER_MODEL)
+    meta = httpx.get(f"{server}/model", params={"model": OTHER_MODEL}).json()
+    expect(page.locator("#model-facts")).to_contain_text(f"{meta['parameters']:,}")  # the panel follows
+    assert parse_qs(urlsplit(page.url).query)["model"] == [OTHER_MODEL]
+    assert watched.problems == []
+
+
+def test_the_model_panel_shows_the_chosen_models_facts_and_plots(server: str, watched: WatchedPage) -> None:
+    page = watched.page
+    page.goto(server)
+    choose_model(page, OTHER_MODEL)
+    meta = httpx.get(f"{server}/model", params={"model": OTHER_MODEL}).json()
+    assert meta["parameters"] != httpx.get(f"{server}/model").json()["parameters"]
+    expect(page.locator("#model-name")).to_have_text(OTHER_MODEL)
+    facts = page.locator("#model-facts")
+    expect(facts).to_contain_text(f"{meta['parameters']:,}")
+    expect(facts).to_contain_text(f"{meta['block_size']} chars")
+    expect(facts).to_contain_text(f"{meta['dev_loss']:.3f}")
+    available = httpx.get(f"{server}/model/plots", params={"model": OTHER_MODEL}).json()["available"]
+    for kind in available:
+        figure = page.locator(f"#plot-{kind}")
+        expect(figure).to_be_visible()
+        assert f"model={OTHER_MODEL}" in str(figure.locator("img").get_attribute("src"))
+        assert figure.locator("img").evaluate("img => img.naturalWidth") > 0
+    assert watched.problems == []
+
+
+def test_typing_in_the_score_box_charts_the_likeliest_next_characters(server: str, watched: WatchedPage) -> None:
+    page = watched.page
+    page.goto(server)
+    box = page.get_by_test_id("score-input")
+    box.press_sequentially("em")
+    chart = chart_for(page, "em")
+    expect(chart.get_by_role("heading")).to_have_text("After “em” the model expects")
+    expected = api_next(server, "em")
+    assert shown_chart(chart) == expected_chart(expected["next"])
+    expect(chart.get_by_role("list", name="After “em” the model expects")).to_be_visible()
+    expect(page.locator("#next-model")).to_have_text(expected["model"])
+
+    box.press("m")  # one more letter: the chart follows
+    chart = chart_for(page, "emm")
+    assert shown_chart(chart) == expected_chart(api_next(server, "emm")["next"])
+    assert watched.problems == []
+
+
+def test_an_empty_score_box_charts_the_first_letter(server: str, watched: WatchedPage) -> None:
+    page = watched.page
+    page.goto(server)
+    chart = chart_for(page, "")
+    expect(chart.get_by_role("heading")).to_have_text("To start a name the model expects")
+    assert shown_chart(chart) == expected_chart(api_next(server, "")["next"])
+    assert watched.problems == []
+
+
+def test_the_chart_follows_the_chosen_model(server: str, watched: WatchedPage) -> None:
+    page = watched.page
+    page.goto(server)
+    page.get_by_test_id("score-input").press_sequentially("ka")
+    chart_for(page, "ka")
+    choose_model(page, OTHER_MODEL)
+    chart = page.locator(f'[data-testid="next-chart"][data-prefix="ka"][data-model="{OTHER_MODEL}"]')
+    expect(chart).to_be_visible()
+    assert shown_chart(chart) == expected_chart(api_next(server, "ka", model=OTHER_MODEL)["next"])
+    expect(page.locator("#next-model")).to_have_text(OTHER_MODEL)
+    assert watched.problems == []
+
+
+def test_a_slow_earlier_answer_never_overwrites_the_chart_of_newer_text(server: str, watched: WatchedPage) -> None:
+    page = watched.page
+    held: list[Route] = []
+
+    def hold_em(route: Route) -> None:
+        if parse_qs(urlsplit(route.request.url).query).get("prefix") == ["em"]:
+            held.append(route)  # answered only after "emm" has been
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/next\?"), hold_em)
+    page.goto(server)
+    chart_for(page, "")
+    box = page.get_by_test_id("score-input")
+    box.press_sequentially("em")
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    while not held:  # the page has asked about "em" (route handlers run while the page is waited on)
+        assert time.monotonic() < deadline, "the page never asked GET /next?prefix=em"
+        page.wait_for_timeout(50)
+    box.press("m")
+    chart_for(page, "emm")
+    with page.expect_response(lambda response: "prefix=em&" in response.url):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # time for the stale answer to be (wrongly) drawn
+    assert shown_chart(chart_for(page, "emm")) == expected_chart(api_next(server, "emm")["next"])
+    assert watched.problems == []
+
+
+def test_a_character_the_model_cannot_read_puts_a_message_in_place_of_the_chart(
+    server: str, watched: WatchedPage
+) -> None:
+    vocab = httpx.get(f"{server}/model").json()["vocab"]
+    assert "4" not in vocab
+    page = watched.page
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "/next?" in request.url else None)
+    page.goto(server)
+    chart_for(page, "")
+    page.get_by_test_id("score-input").press_sequentially("em4")
+    message = page.get_by_test_id("next-message")
+    expect(message).to_have_text("No chart: “4” is not a character names-mlp knows.")
+    expect(page.get_by_test_id("next-bars")).to_be_hidden()
+    assert not any("4" in (parse_qs(urlsplit(url).query).get("prefix") or [""])[0] for url in asked)
+    # The live score's 422 (POST /score) is the browser's to log; nothing about the chart went wrong.
+    assert [p for p in watched.problems if "/next" in p or p.startswith("uncaught")] == []
+
+    page.get_by_test_id("score-input").press("Backspace")  # readable again: the chart comes back
+    chart_for(page, "em")
+
+
+def test_a_422_from_the_server_for_the_chart_is_a_message_not_an_error(server: str, watched: WatchedPage) -> None:
+    """Should the page's own check miss something the server refuses, its 422 is a message, never a throw."""
+    page = watched.page
+    page.goto(server)
+    chart_for(page, "")
+    refusal = {"detail": [{"loc": ["query", "prefix", 1], "msg": "outside the vocabulary", "type": "x"}]}
+    page.route(re.compile(r"/next\?"), lambda route: route.fulfill(status=422, json=refusal))
+    page.get_by_test_id("score-input").press_sequentially("zz")
+    expect(page.get_by_test_id("next-message")).to_have_text("No chart: the model cannot read this name.")
+    expect(page.get_by_test_id("next-bars")).to_be_hidden()
+    assert [p for p in watched.problems if p.startswith("uncaught")] == []
+
+
+def test_on_a_phone_the_next_character_chart_fits_the_card(server: str, open_page: Callable[..., WatchedPage]) -> None:
+    watched = open_page(PHONE)
+    page = watched.page
+    page.goto(server)
+    page.get_by_test_id("score-input").press_sequentially("emm")
+    chart = chart_for(page, "emm")
+    expect(chart.get_by_role("listitem")).to_have_count(8)
+    geometry = page.evaluate(
+        """() => {
+        const card = document.getElementById("next-chart").closest(".card").getBoundingClientRect();
+        const inside = (r) => r.left >= card.left - 0.5 && r.right <= card.right + 0.5;
+        return {
+            page_overflows: document.documentElement.scrollWidth > window.innerWidth,
+            items: [...document.querySelectorAll("#next-bars li")].map((li) => ({
+                char: li.dataset.char,
+                inside: [...li.children].every((part) => inside(part.getBoundingClientRect())),
+                bar_width: li.querySelector(".next-bar").getBoundingClientRect().width,
+                clipped: [...li.querySelectorAll(".next-char, .next-percent")].some(
+                    (part) => part.scrollWidth > part.clientWidth + 0.5),
+            })),
+        };
+    }"""
+    )
+    assert not geometry["page_overflows"]
+    for item in geometry["items"]:
+        assert item["inside"] and not item["clipped"] and item["bar_width"] >= 80, item
+    assert watched.problems == []
+
+
+def bring_to(page: Page, server: str, state: str) -> None:
+    page.goto(f"{server}/?model=no-such-model" if state == "unknown-model" else server)
     page.wait_for_load_state("networkidle")
+    chart_for(page, "")  # the chart of the first letter, under the score box
     if state == "load":
         return
+    if state == "unknown-model":
+        expect(page.get_by_test_id("model-notice")).to_be_visible()
+        return
+    if state == "other-model":
+        choose_model(page, OTHER_MODEL)
     names = generate(page, 12, seed=7)
     if state == "score":
         name_button(page, names[1]).click()
@@ -673,11 +1017,16 @@ def bring_to(page: Page, server: str, state: str) -> None:
         page.get_by_label("Names", exact=True).fill("5000")
         page.get_by_test_id("sample-button").click()
         expect(page.get_by_label("Names", exact=True)).to_have_attribute("aria-invalid", "true")
+    elif state == "typing":  # a name being typed: its live score, and the chart of what comes next
+        page.get_by_test_id("score-input").press_sequentially("mar")
+        chart_for(page, "mar")
+        expect(page.locator('[data-testid="score-chars"][data-text="mar"]')).to_be_visible()
+        expect(page.get_by_test_id("score-verdict")).to_be_visible()
     page.wait_for_timeout(600)  # smooth scrolling done
 
 
 @pytest.mark.skipif(not AXE.is_file(), reason=f"{AXE} is absent: run `make browser-deps` (npm axe-core)")
-@pytest.mark.parametrize("state", ["load", "generate", "score", "form-error"])
+@pytest.mark.parametrize("state", ["load", "generate", "score", "form-error", "typing", "other-model", "unknown-model"])
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_axe_finds_no_serious_or_critical_violation(
     server: str, open_page: Callable[..., WatchedPage], viewport: str, state: str
@@ -702,10 +1051,12 @@ def test_axe_finds_no_serious_or_critical_violation(
 def test_screenshot_after_generate_and_a_score(
     server: str, open_page: Callable[..., WatchedPage], viewport: str
 ) -> None:
-    """test-artifacts/screenshot-{desktop,phone}.png: copy them to docs/ to refresh the README's pictures."""
+    """test-artifacts/screenshot-{desktop,phone}.png: copy them to docs/ to refresh the README's pictures.
+    The names, a name typed into the score box with its score, the chart of what comes next, the model picker."""
     watched = open_page(VIEWPORTS[viewport])
     page = watched.page
-    bring_to(page, server, "score")
+    bring_to(page, server, "typing")
+    expect(model_picker(page)).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"screenshot-{viewport}.png"), full_page=True)
     assert watched.problems == []

@@ -232,3 +232,12 @@ def test_score_examples_are_buttons_that_name_what_they_score(page_client: TestC
     examples = re.findall(r'<button type="button" class="example" data-example="([^"]+)">([^<]+)</button>', html)
     assert len(examples) >= 3
     assert all(value == label and re.fullmatch("[a-z]+", value) for value, label in examples)
+
+
+def test_page_has_a_labelled_model_picker_and_the_next_character_chart(page_client: TestClient) -> None:
+    """The picker is filled from GET /models by the page's script; without a browser it is there, labelled."""
+    html = page_client.get("/").text
+    assert re.search(r'<label for="model">Model</label>\s*<select id="model"', html)
+    page = parsed_page(page_client)
+    assert page.test_ids.count("model-select") == 1 and page.test_ids.count("next-chart") == 1
+    assert re.search(r'<ol id="next-bars"[^>]*aria-labelledby="next-title"', html)

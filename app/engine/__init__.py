@@ -1,1 +1,2 @@
-"""The model engine: load an artifact, sample names, score text. Shared by HTTP, CLI and tests."""
+"""The model engine: load artifacts into a model store, sample names, score text, say what comes next. Shared by
+HTTP, CLI and tests."""

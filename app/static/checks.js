@@ -2,7 +2,7 @@
 // the server's settings. Limits that do (n <= max_n, max_length <= max_name_length) come back from the server
 // as a 422 naming the parameter, and are marked on the same field. Every message uses the labels on screen.
 
-import { state } from "./state.js";
+import { modelVocab } from "./state.js";
 import { $, fieldLabel } from "./ui.js";
 
 const MAX_SEED = 2n ** 64n - 1n;
@@ -35,7 +35,7 @@ function decimal(id, { above, atMost, hint }) {
 // The prefix as the server will use it: stripped, lower-cased when the vocabulary has no upper case.
 function normalisedPrefix() {
   const raw = $("prefix").value.trim();
-  const vocab = state.model && Array.isArray(state.model.vocab) ? state.model.vocab.slice(1) : null;
+  const vocab = modelVocab();
   if (!vocab) return { text: raw, unknown: [] };
   const text = vocab.every((c) => c === c.toLowerCase()) ? raw.toLowerCase() : raw;
   const known = new Set(vocab);

@@ -1,7 +1,8 @@
 // Generate: the form, its query-string twin, GET /sample, the list of names and what can be done with them.
 
 import { checkSampleForm } from "./checks.js";
-import { state, updateUrl } from "./state.js";
+import { modelVanished, unknownModel } from "./models.js";
+import { modelParam, state, updateUrl } from "./state.js";
 import { scoreText } from "./score.js";
 import {
   $, apiProblems, capitalise, clearField, copyText, download, focusField, humanise, markField, reveal, scrollBehaviour,
@@ -15,8 +16,9 @@ export const SAMPLE_FIELDS = [
 const CHECKBOXES = new Set(["novel_only", "unique"]); // sent as "true" when ticked, left out otherwise
 const ADVANCED_FIELDS = new Set(["min_length", "max_length", "top_k", "top_p", "novel_only", "unique"]);
 
+// The request's query: the chosen model, then the form's settings.
 function settingsFromForm() {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams(modelParam());
   for (const name of SAMPLE_FIELDS) {
     const input = $(name);
     if (CHECKBOXES.has(name)) {
@@ -69,6 +71,7 @@ function sampleSummary(data) {
   const requested = typeof data.requested === "number" ? data.requested : returned;
   const parts = [];
   let warn = false;
+  let named = false; // the model that made them is said
   if (state.linkNote) {
     warn = true;
     parts.push(state.linkNote);
@@ -81,12 +84,15 @@ function sampleSummary(data) {
       : `Found ${returned} of ${requested} names that fit these settings.`);
   } else {
     const novel = (data.samples || []).filter((s) => s.novel).length;
-    parts.push(`${returned} ${returned === 1 ? "name" : "names"}, ${novel} of them new.`);
+    const from = data.model ? ` from ${data.model}` : "";
+    named = Boolean(data.model);
+    parts.push(`${returned} ${returned === 1 ? "name" : "names"}${from}, ${novel} of them new.`);
   }
   for (const note of data.notes || []) {
     warn = true;
     parts.push(capitalise(humanise(note, SAMPLE_FIELDS)));
   }
+  if (data.model && !named) parts.push(`Model: ${data.model}.`);
   return { text: parts.join(" "), warn };
 }
 
@@ -154,6 +160,8 @@ function renderNames(data) {
     ? data.samples
     : data.names.map((name) => ({ name }));
   state.samples = samples;
+  state.samplesModel = data.model || null;
+  list.dataset.model = data.model || "";
   for (const sample of samples) {
     const item = document.createElement("li");
     item.setAttribute("data-testid", "name");
@@ -210,8 +218,8 @@ function csvField(value) {
 }
 
 export function namesCsv(samples) {
-  const rows = [["name", "novel", "log_prob"]];
-  for (const s of samples) rows.push([s.name, s.novel ?? "", s.log_prob ?? ""]);
+  const rows = [["name", "novel", "log_prob", "model"]];
+  for (const s of samples) rows.push([s.name, s.novel ?? "", s.log_prob ?? "", state.samplesModel ?? ""]);
   return `${rows.map((row) => row.map(csvField).join(",")).join("\r\n")}\r\n`;
 }
 
@@ -241,6 +249,28 @@ export function setUpNameTools() {
   }).observe($("names"));
 }
 
+function idle() {
+  $("sample-button").disabled = false;
+  $("sample-button").textContent = "Generate";
+  $("names").setAttribute("aria-busy", "false");
+}
+
+// The model changed: the names shown (or on their way) are another model's, so they go.
+export function clearNames() {
+  state.sampleSeq++;
+  idle();
+  state.sampleQuery = null;
+  state.samples = [];
+  state.samplesModel = null;
+  $("names").replaceChildren();
+  delete $("names").dataset.model;
+  $("names-empty").hidden = false;
+  $("names-legend").hidden = true;
+  $("names-tools").hidden = true;
+  $("sample-status").className = "status";
+  $("sample-status").textContent = "";
+}
+
 export async function generate() {
   const seq = ++state.sampleSeq;
   clearFormProblems();
@@ -258,6 +288,11 @@ export async function generate() {
     const response = await fetch(`/sample?${params}`, { headers: { Accept: "application/json" } });
     if (seq !== state.sampleSeq) return;
     if (!response.ok) {
+      const gone = await unknownModel(response);
+      if (gone) {
+        modelVanished(gone, { names: true });
+        return;
+      }
       const serverProblems = await apiProblems(response, SAMPLE_FIELDS);
       if (seq !== state.sampleSeq) return;
       showFormProblems(serverProblems);
@@ -288,10 +323,6 @@ export async function generate() {
   } catch (error) {
     if (seq === state.sampleSeq) showError($("sample-error"), `Could not reach the server: ${error.message}`);
   } finally {
-    if (seq === state.sampleSeq) {
-      button.disabled = false;
-      button.textContent = "Generate";
-      $("names").setAttribute("aria-busy", "false");
-    }
+    if (seq === state.sampleSeq) idle();
   }
 }

@@ -1,7 +1,11 @@
-// The model panel: GET /model's facts and the training plots beside the artifact.
+// The model panel: GET /model's facts and the training plots beside the artifact, of the chosen model.
 
-import { state } from "./state.js";
+import { modelVanished, unknownModel } from "./models.js";
+import { modelParam, state } from "./state.js";
 import { $, apiProblems, fmt, showError } from "./ui.js";
+
+let modelSeq = 0;
+let plotSeq = 0;
 
 function fact(label, value, sub) {
   const wrapper = document.createElement("div");
@@ -40,37 +44,91 @@ function renderModel(meta) {
   $("model-facts").replaceChildren(...facts);
 }
 
+function query() {
+  const params = new URLSearchParams(modelParam()).toString();
+  return params ? `?${params}` : "";
+}
+
+// Facts of the chosen model; a slower answer about a model chosen before is dropped.
 export async function loadModel() {
+  const seq = ++modelSeq;
+  state.model = null;
+  showError($("model-error"), "");
+  $("model-name").textContent = state.modelName || "";
+  $("model-link").href = `/model${query()}`;
   try {
-    const response = await fetch("/model", { headers: { Accept: "application/json" } });
+    const response = await fetch(`/model${query()}`, { headers: { Accept: "application/json" } });
+    if (seq !== modelSeq) return;
     if (!response.ok) {
+      const gone = await unknownModel(response);
+      if (gone) {
+        modelVanished(gone);
+        return;
+      }
       const problems = await apiProblems(response, []);
+      if (seq !== modelSeq) return;
       showError($("model-error"), `Could not load the model's details: ${problems.map((p) => p.message).join(" ")}`);
       $("model-facts").replaceChildren();
       return;
     }
-    state.model = await response.json();
-    renderModel(state.model);
+    const meta = await response.json();
+    if (seq !== modelSeq) return;
+    state.model = meta;
+    $("model-name").textContent = meta.name || state.modelName || "";
+    renderModel(meta);
   } catch (error) {
-    showError($("model-error"), `Could not load the model's details: ${error.message}`);
+    if (seq === modelSeq) showError($("model-error"), `Could not load the model's details: ${error.message}`);
   }
 }
 
+// A figure shows its image once the image it wants (img.dataset.wanted) has loaded: never another model's.
+export function setUpPlots() {
+  for (const figure of document.querySelectorAll(".plots figure")) {
+    const img = figure.querySelector("img");
+    img.addEventListener("load", () => { figure.hidden = !img.dataset.wanted || img.getAttribute("src") !== img.dataset.wanted; });
+    img.addEventListener("error", () => { figure.hidden = true; });
+  }
+}
+
+// Resolves once `img` is not loading: a plot still on its way is let finish, since changing its src would
+// abort the request.
+function settled(img) {
+  if (!img.getAttribute("src") || img.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    img.addEventListener("load", resolve, { once: true });
+    img.addEventListener("error", resolve, { once: true });
+  });
+}
+
+// The chosen model's plots; ask which exist first, so a model without them costs no 404s.
 export async function loadPlots() {
-  // Ask which plots exist first, so an artifact without them costs no 404s.
+  const seq = ++plotSeq;
+  const figures = [...document.querySelectorAll(".plots figure")];
+  for (const figure of figures) {
+    figure.hidden = true;
+    figure.querySelector("img").dataset.wanted = "";
+  }
   let available = [];
   try {
-    const response = await fetch("/model/plots", { headers: { Accept: "application/json" } });
+    const response = await fetch(`/model/plots${query()}`, { headers: { Accept: "application/json" } });
+    if (seq !== plotSeq) return;
     if (response.ok) available = (await response.json()).available || [];
   } catch {
     return;
   }
-  for (const kind of available) {
-    const figure = $(`plot-${kind}`);
-    if (!figure) continue;
+  await Promise.all(figures.map((figure) => settled(figure.querySelector("img"))));
+  if (seq !== plotSeq) return;
+  for (const figure of figures) {
     const img = figure.querySelector("img");
-    img.addEventListener("load", () => { figure.hidden = false; });
-    img.addEventListener("error", () => { figure.hidden = true; });
-    img.src = `/model/plots/${encodeURIComponent(kind)}`;
+    const kind = figure.id.replace(/^plot-/, "");
+    if (!available.includes(kind)) {
+      img.removeAttribute("src");
+      continue;
+    }
+    const url = `/model/plots/${encodeURIComponent(kind)}${query()}`;
+    figure.querySelector("a").href = url;
+    img.dataset.wanted = url;
+    if (img.getAttribute("src") === url && img.complete && img.naturalWidth > 0) figure.hidden = false;
+    else img.src = url;
   }
 }

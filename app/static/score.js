@@ -1,7 +1,9 @@
 // Score: POST /score, the heat strip of per-character losses, and where the score stands among real names.
 
-import { state, updateUrl } from "./state.js";
-import { $, apiProblems, fmt, reveal, scrollBehaviour, showError } from "./ui.js";
+import { modelVanished, unknownModel } from "./models.js";
+import { expectNext } from "./next.js";
+import { modelInfo, modelParam, modelVocab, state, updateUrl } from "./state.js";
+import { $, apiProblems, fmt, scrollBehaviour, showError } from "./ui.js";
 
 const HEAT_MAX_LOSS = 5; // nats; losses above this get the hottest colour
 const SCORE_FIELDS = ["text"]; // the /score body parameter, shown as the "Name" box (id score-input)
@@ -14,8 +16,8 @@ function heatColour(loss) {
   return `hsl(${hue.toFixed(0)} ${(62 + 20 * t).toFixed(0)}% ${lightness.toFixed(0)}%)`;
 }
 
-function describeVocab() {
-  const vocab = state.model && Array.isArray(state.model.vocab) ? state.model.vocab.slice(1) : null;
+function describeVocab(model) {
+  const vocab = modelVocab(model);
   if (!vocab) return "its own characters, trimmed";
   return vocab.every((c) => c === c.toLowerCase()) ? "lower-case letters, without surrounding spaces" : `“${vocab.join("")}”`;
 }
@@ -73,15 +75,32 @@ function renderScore(data) {
     strip.append(cell);
   });
   strip.dataset.text = data.text;
+  strip.dataset.model = data.model || "";
+  $("score-model").textContent = data.model || "";
+  $("score-by").hidden = !data.model;
   renderVerdict(data);
   $("total-loss").textContent = fmt(data.total_loss, 2);
   $("mean-loss").textContent = fmt(data.mean_loss, 3);
   $("perplexity").textContent = fmt(data.perplexity, 2);
-  const devLoss = state.model && state.model.dev_loss;
+  const info = modelInfo(data.model ?? state.modelName);
+  const devLoss = info && info.dev_loss;
   $("score-compare").textContent = typeof devLoss === "number"
     ? `For comparison, held-out names average ${devLoss.toFixed(3)} nats per character (dev set). Lower means more name-like.`
     : "Lower means more name-like.";
   $("score-result").hidden = false;
+}
+
+// Bring the score (down to the letters' strip) into view unless it is: the whole card from its title if that
+// fits the window, else from the result's top (a phone, with the chart of what comes next above it).
+function revealScore() {
+  const section = $("score-title").closest("section");
+  const top = section.getBoundingClientRect().top;
+  const resultTop = $("score-result").getBoundingClientRect().top;
+  const bottom = $("score-chars").getBoundingClientRect().bottom;
+  if (resultTop >= 0 && bottom <= window.innerHeight) return false;
+  const target = bottom - top + 12 <= window.innerHeight ? section : $("score-result");
+  target.scrollIntoView({ block: "start", behavior: scrollBehaviour() });
+  return true;
 }
 
 // The generated name being scored is shown pressed; any other is not.
@@ -107,6 +126,7 @@ function scoreFailed(message, field) {
 export async function scoreText(rawText, { reveal: bringIntoView = false, from = null } = {}) {
   const seq = ++state.scoreSeq;
   $("score-input").removeAttribute("aria-invalid");
+  expectNext(rawText);
   if (rawText.trim() === "") {
     scoreFailed("Type a name to score.", "text");
     return;
@@ -115,10 +135,15 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
     const response = await fetch("/score", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ text: rawText }),
+      body: JSON.stringify({ text: rawText, ...modelParam() }),
     });
     if (seq !== state.scoreSeq) return; // a newer keystroke already asked
     if (!response.ok) {
+      const gone = await unknownModel(response);
+      if (gone) {
+        modelVanished(gone, { score: true });
+        return;
+      }
       const problems = await apiProblems(response, SCORE_FIELDS);
       if (seq !== state.scoreSeq) return;
       scoreFailed(problems.map((p) => p.message).join("\n"), problems.find((p) => p.field)?.field);
@@ -128,7 +153,7 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
     if (seq !== state.scoreSeq) return;
     // The server may normalise (trim, lower-case); it returns the text it actually scored, and we say so.
     const changed = data.normalized === true || (data.normalized === undefined && data.text !== rawText);
-    const note = changed ? `Scored as “${data.text}”: the model knows only ${describeVocab()}.` : "";
+    const note = changed ? `Scored as “${data.text}”: the model knows only ${describeVocab(data.model)}.` : "";
     showError($("score-error"), note);
     $("score-error").classList.toggle("note", Boolean(note));
     renderScore(data);
@@ -137,11 +162,22 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
     updateUrl();
     state.scoredFrom = from;
     // Scrolled away from the list to show the score: offer the way back to the name.
-    const scrolled = bringIntoView && reveal($("score-title").closest("section"));
+    const scrolled = bringIntoView && revealScore();
     $("back-to-names").hidden = !(from && scrolled);
   } catch (error) {
     if (seq === state.scoreSeq) showError($("score-error"), `Could not reach the server: ${error.message}`);
   }
+}
+
+// The model changed: the score shown is another model's, so it goes until the new model has answered.
+export function clearScore() {
+  state.scoreSeq++;
+  showError($("score-error"), "");
+  $("score-input").removeAttribute("aria-invalid");
+  $("score-result").hidden = true;
+  $("back-to-names").hidden = true;
+  state.scoredText = null;
+  markScoredName(null);
 }
 
 export function setUpScoring() {
