@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -19,7 +18,7 @@ from pydantic import ValidationError
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
 from app.engine.problems import InvalidInput, Problem, describe
-from app.engine.store import ARTIFACT_SUFFIX, UnknownModel, model_file
+from app.engine.store import UnknownModel, chosen_model_file
 from app.schemas import NextQuery, SampleQuery
 from app.settings import Settings
 
@@ -127,13 +126,6 @@ def run_training_command(name: str, argv: list[str]) -> int:
     return status
 
 
-def chosen_model(settings: Settings, model: str | None) -> Path:
-    """--model as a path when it names a file or looks like one, else as a name in the model directory."""
-    if model is not None and (Path(model).is_file() or "/" in model or model.endswith(ARTIFACT_SUFFIX)):
-        return Path(model)
-    return model_file(settings.model_path, model, settings.default_model)
-
-
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     torch.set_num_threads(settings.torch_threads)  # the server's thread setting: same numbers, same names
@@ -151,15 +143,15 @@ def run(args: argparse.Namespace) -> int:
             novel_only=args.novel_only,
             unique=args.unique,
         )  # validated before the model loads: a typo fails fast
-        result = Engine(load_artifact(chosen_model(settings, args.model)), settings).sample_now(query.to_spec())
+        result = Engine(load_artifact(chosen_model_file(settings, args.model)), settings).sample_now(query.to_spec())
         print_sample(result, args.json)
         return 0
     if args.command == "next":
         asked = NextQuery(model=None, prefix=args.prefix, top=args.top)
-        engine = Engine(load_artifact(chosen_model(settings, args.model)), settings)
+        engine = Engine(load_artifact(chosen_model_file(settings, args.model)), settings)
         print_next(asyncio.run(engine.next_chars(asked.prefix, asked.top)), args.json)
         return 0
-    results = Engine(load_artifact(chosen_model(settings, args.model)), settings).score_now(args.texts)
+    results = Engine(load_artifact(chosen_model_file(settings, args.model)), settings).score_now(args.texts)
     print_scores(results, args.json)
     return 0
 

@@ -29,6 +29,7 @@ from bench_scoring import BAR as SCORING_BAR
 from bench_scoring import YARDSTICK_SETTINGS, dev_words, windows_of, yardstick_module, yardstick_seconds
 
 from app.engine.artifact import load_artifact
+from app.engine.store import chosen_model_file
 from app.settings import Settings
 
 HTTP_BAR = 0.25  # issue #13: random-seed /sample?n=10 at this fraction of /healthz's throughput
@@ -60,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings()
-    artifact = load_artifact(settings.model_path)
+    artifact = load_artifact(chosen_model_file(settings))
     yardstick = yardstick_module()
     port = free_port()
     server = start_server(port, workers=1)

@@ -24,6 +24,7 @@ from app.engine.artifact import Artifact, load_artifact
 from app.engine.engine import Engine
 from app.engine.network import BUCKETS
 from app.engine.sampler import Controls, Sampler, draw_uniforms
+from app.engine.store import chosen_model_file
 from app.settings import Settings
 
 BAR = 0.6  # bench_http.py's bar: /sample?n=10 at this fraction of /healthz's throughput
@@ -93,15 +94,15 @@ def misses_per_request(artifact: Artifact, settings: Settings, warm_names: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="artifact (default: the shipped one)")
+    parser.add_argument("--model", help="a served model's name or an artifact's path (default: the default model)")
     parser.add_argument("--baseline-model", help="another artifact whose network cost to print beside it")
     parser.add_argument("--warm", default="20000,200000", help="startup warm-ups to compare (names, comma-separated)")
     parser.add_argument("--rounds", type=int, default=60, help=f"rounds of {CONNECTIONS} requests per warm-up")
     parser.add_argument("--healthz-rps", type=float, help="/healthz requests/s from bench_http.py, for the budget")
     args = parser.parse_args()
-    settings = Settings(model_path=args.model) if args.model else Settings()
+    settings = Settings()
     torch.set_num_threads(settings.torch_threads)  # as the service sets it (1 by default)
-    artifact = load_artifact(settings.model_path)
+    artifact = load_artifact(chosen_model_file(settings, args.model))
 
     network_per_context(artifact, load_artifact(args.baseline_model) if args.baseline_model else None)
     print(f"per request of {NAMES_PER_REQUEST} names, rounds of {CONNECTIONS} requests, 1 sampler thread:")

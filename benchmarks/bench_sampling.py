@@ -14,6 +14,7 @@ import torch
 
 from app.engine.artifact import load_artifact
 from app.engine.engine import Engine, SampleSpec
+from app.engine.store import chosen_model_file
 from app.settings import Settings
 
 BAR = 40.0  # the service's sampler must be at least this many times the lecture loop
@@ -67,7 +68,7 @@ def best_of(repeats: int, run: Callable[[], object]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", help="artifact (default: the shipped one)")
+    parser.add_argument("--model", help="a served model's name or an artifact's path (default: the default model)")
     parser.add_argument("--baseline-names", type=int, default=200)
     parser.add_argument(
         "--sampler-threads",
@@ -77,9 +78,9 @@ def main() -> None:
         "a single-threaded sampler is measured too",
     )
     args = parser.parse_args()
-    settings = Settings(model_path=args.model) if args.model else Settings()
+    settings = Settings()
     service_threads = args.sampler_threads or settings.resolved_sampler_threads()
-    artifact = load_artifact(settings.model_path)
+    artifact = load_artifact(chosen_model_file(settings, args.model))
     torch.set_num_threads(settings.torch_threads)  # as the service sets it (1 by default)
     engines = {
         threads: Engine(artifact, settings.model_copy(update={"sampler_threads": threads}))

@@ -21,6 +21,7 @@ import torch
 from app.engine.artifact import load_artifact
 from app.engine.network import ContextNetwork
 from app.engine.scorer import Scorer
+from app.engine.store import chosen_model_file
 from app.settings import Settings
 from training.data import DEFAULT_DATA, ContextWindows, Vocabulary, read_words, reference_split
 from training.model import ModelConfig, NameMLP
@@ -74,12 +75,12 @@ def dev_words(data: Path = DEFAULT_DATA) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="artifact (default: the shipped one)")
+    parser.add_argument("--model", help="a served model's name or an artifact's path (default: the default model)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args()
-    settings = Settings(model_path=args.model) if args.model else Settings()
+    settings = Settings()
     torch.set_num_threads(settings.torch_threads)
-    artifact = load_artifact(settings.model_path)
+    artifact = load_artifact(chosen_model_file(settings, args.model))
     words = dev_words(args.data)
     names = words[:1000]
     windows = windows_of(names, artifact.vocab, artifact.block_size)

@@ -65,6 +65,14 @@ def model_file(path: Path, name: str | None, default: str | None = None) -> Path
     return files[chosen]
 
 
+def chosen_model_file(settings: Settings, model: str | None = None) -> Path:
+    """For the CLI and the benchmarks: `model` as a path when it names a file or looks like one, else as a model
+    name in the configured store (None: its default model)."""
+    if model is not None and (Path(model).is_file() or "/" in model or model.endswith(ARTIFACT_SUFFIX)):
+        return Path(model)
+    return model_file(settings.model_path, model, settings.default_model)
+
+
 def load_artifacts(path: Path, default: str | None = None) -> tuple[dict[str, Artifact], str]:
     """Every artifact of `path` loaded and checked (ArtifactError naming the first broken file), and the
     default model's name."""
