@@ -92,7 +92,7 @@ def help_text(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     text = help_text(["--help"], capsys, monkeypatch)
-    assert "{sample,score,serve,train,evaluate,sweep}" in text
+    assert "{sample,score,next,serve,train,evaluate,sweep}" in text
     assert "train a model on a words file and write it with its model card" in text
 
 
@@ -103,9 +103,9 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str], monkeypatc
             "train",
             [
                 "--data DATA training words: UTF-8, one item per line (default: ../shared/data/names.txt)",
-                "--recipe {default,lecture} named settings (training/recipes.py) (default: default)",
+                "--recipe {compact,default,lecture} named settings (training/recipes.py) (default: default)",
                 "card and plots go beside it (default: model_artifacts/names-mlp.pt)",
-                "(default: the recipe's: default 20000, lecture 200000)",
+                "(default: the recipe's: compact 20000, default 20000, lecture 200000)",
             ],
         ),
         (

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.logs import JsonFormatter
 from app.main import create_app
-from app.settings import SHIPPED_MODEL, Settings
+from app.settings import SHIPPED_MODELS, Settings
 
 
 @pytest.fixture
@@ -102,15 +102,22 @@ def test_names_generated_counts_returned_names(client: TestClient) -> None:
     assert sample_value(client, "namegen_names_generated_total") == before + returned
 
 
-def test_model_identity_is_an_info_metric(client: TestClient) -> None:
-    meta = client.get("/model").json()
-    labels = {
-        "sha256": hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest(),
-        "recipe": str(meta.get("recipe", "")),
-        "dev_loss": str(meta["dev_loss"]),
-        "model": SHIPPED_MODEL.stem,
-    }
-    assert sample_value(client, "namegen_model_info", labels) == 1.0
+def test_model_identity_is_an_info_metric_per_served_model() -> None:
+    # Its own app: the metric is the process's, and the last app started in it (other tests start theirs) sets it.
+    with TestClient(create_app(Settings(warm_names=0))) as client:
+        served = client.get("/models").json()["models"]
+        for model in served:
+            meta = client.get("/model", params={"model": model["name"]}).json()
+            labels = {
+                "model": model["name"],
+                "sha256": hashlib.sha256((SHIPPED_MODELS / model["file"]).read_bytes()).hexdigest(),
+                "recipe": str(meta.get("recipe", "")),
+                "dev_loss": str(meta["dev_loss"]),
+            }
+            assert sample_value(client, "namegen_model_info", labels) == 1.0
+        families = text_string_to_metric_families(client.get("/metrics").text)
+        info = [s for f in families for s in f.samples if s.name == "namegen_model_info"]
+        assert sorted(s.labels["model"] for s in info) == ["lecture-mlp", "names-mlp", "us-surnames"]
 
 
 def test_metrics_are_prometheus_text(client: TestClient) -> None:
