@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import secrets
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +78,10 @@ class SampleJob:
     ) -> None:
         self.spec, self.controls, self.notes = spec, controls, notes
         self.vocab, self.words, self.max_attempts = vocab, words, max_attempts
-        self.seed = spec.seed if spec.seed is not None else secrets.randbits(SERVER_SEED_BITS)
+        # The module's Mersenne Twister, seeded from os.urandom at start and again in every forked worker: a
+        # picked seed is returned to the client, so it needs no secrecy, and os.urandom's system call (as
+        # secrets would make) hands the GIL to the compute threads, a wait every request would pay.
+        self.seed = spec.seed if spec.seed is not None else random.getrandbits(SERVER_SEED_BITS)
         self.samples: list[dict[str, Any]] = []
         self.seen: set[str] = set()
         self.drawn = self.attempts = self.idle_rounds = 0
