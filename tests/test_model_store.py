@@ -122,6 +122,11 @@ def test_an_unknown_model_is_a_404_listing_the_served_names(
     }
 
 
+def test_models_takes_no_parameters(two_models: TestClient) -> None:
+    response = two_models.get("/models", params={"model": "small"})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "model"]
+
+
 def test_an_empty_model_name_is_a_422(two_models: TestClient) -> None:
     response = two_models.get("/sample", params={"model": ""})
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "model"]

@@ -60,8 +60,15 @@ class NotReady(BaseModel):
 NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": NotReady, "description": "the models are not loaded yet"}}
 
 
-@router.get("/models", summary="The served models", response_model=ModelList, responses=NOT_READY)
-async def list_models(store: StoreDep) -> dict[str, Any]:
+class NoQuery(BaseModel):
+    """GET /models takes no parameters: any is a 422, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@router.get("/models", summary="The served models", response_model=ModelList, responses={**INVALID, **NOT_READY})
+async def list_models(request: Request, store: StoreDep) -> dict[str, Any]:
+    parse_query(request, NoQuery)
     models = []
     for engine in store:
         meta = engine.artifact.meta
