@@ -1,6 +1,6 @@
 # namegen: the model server. Two stages: the build stage assembles a venv (CPU-only torch plus exactly the
 # runtime dependencies listed in pyproject.toml); the final stage copies that venv, the app and the shipped
-# artifact onto a clean slim image, with no compilers or build tools, and runs as a non-root user.
+# models onto a clean slim image, with no compilers or build tools, and runs as a non-root user.
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1

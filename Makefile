@@ -10,7 +10,7 @@ ARTIFACT ?= model_artifacts/names-mlp.pt
 .PHONY: help venv serve test lint typecheck unit browser-deps train train-lecture evaluate sweep download download-surnames bench clean
 
 help:
-	@echo "make serve   - serve the shipped model on http://127.0.0.1:8000 (sets up .venv if needed)"
+	@echo "make serve   - serve the shipped models on http://127.0.0.1:8000 (sets up .venv if needed)"
 	@echo "make test    - lint, type-check and run the whole test suite (sets up .venv if needed)"
 	@echo "make train   - retrain the shipped artifact from $(DATA)"
 	@echo "make bench   - run the benchmarks in benchmarks/"

@@ -1,6 +1,6 @@
 """`python -m app.serve`: run the service under uvicorn with the NAMEGEN_ settings.
 
-This is the one serve command (`make serve`, the container's CMD). It checks the settings and the artifact
+This is the one serve command (`make serve`, the container's CMD). It checks the settings and every model
 before uvicorn starts, so a bad configuration or model file stops the process with one line and exit code 1.
 """
 
