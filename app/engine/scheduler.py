@@ -1,4 +1,4 @@
-"""One admission point and one fair queue for all compute: sampling rounds and scoring.
+"""One admission point and one fair queue for all compute of every served model: sampling rounds and scoring.
 
 Every piece of work is measured in contexts, the unit both kinds spend: a sampling round of r rows and s steps
 may look up r * s contexts, a scored text of length L is L + 1 windows. A request is admitted while the work
