@@ -4,7 +4,8 @@ Starts the service as it runs by default (`python -m app.serve`: 1 worker, its o
 startup warm-up) and prints, each beside its baseline and bar:
 1. names/s of GET /sample?n=1000 over HTTP (new seeds, one request at a time), against the lectures'
    one-name-at-a-time loop over the shipped model (bench_sampling.lecture_baseline: 1 torch thread, the
-   service's executor mode, warmed up), run here while the server idles. (Not over the random-weight yardstick:
+   service's executor mode, warmed up), run here while the server idles; the two take turns, and the ratio
+   is each round's, so both figures of a ratio see the same machine load. (Not over the random-weight yardstick:
    its near-uniform predictions draw names about four times longer, so its names/s is no baseline.)
 2. POST /score/batch of 1000 names against a plain in-process TorchScript forward, one thread, over the same
    windows, of the fixed yardstick model (bench_scoring.py: random weights, shaped like the pre-#13 ensemble);
@@ -51,7 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per endpoint")
     parser.add_argument("--baseline-names", type=int, default=200, help="names drawn by the lecture loop")
-    parser.add_argument("--requests", type=int, default=20, help="GET /sample?n=1000 requests timed")
+    parser.add_argument("--rounds", type=int, default=5, help="turns of the lecture loop and GET /sample?n=1000")
+    parser.add_argument("--requests", type=int, default=5, help="GET /sample?n=1000 requests timed per round")
     parser.add_argument("--score-repeats", type=int, default=7, help="POST /score/batch requests timed (median)")
     parser.add_argument(
         "--lecture-model",
@@ -66,17 +68,25 @@ def main() -> None:
     port = free_port()
     server = start_server(port, workers=1)
     try:
-        # Baselines in this process while the server idles (after its startup warm-up).
-        lecture = lecture_baseline(artifact.module, artifact.block_size, args.baseline_names)
         other = load_artifact(args.lecture_model) if args.lecture_model else None
         lecture_other = lecture_baseline(other.module, other.block_size, args.baseline_names) if other else None
 
+        # The lecture loop (in this process, while the server idles) and GET /sample?n=1000 take turns, round
+        # by round, so each ratio compares two figures measured within seconds of each other: the machine's
+        # load drifts by tens of percent over a minute, and a baseline from another moment moves the ratio.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         request(conn, "GET", "/sample?n=1000&seed=1")  # first request on the connection
-        started = time.perf_counter()
-        for seed in range(10**9, 10**9 + args.requests):  # seeds the warm-up never used
-            request(conn, "GET", f"/sample?n=1000&seed={seed}")
-        sampled = 1000 * args.requests / (time.perf_counter() - started)
+        seeds = iter(range(10**9, 10**10))  # seeds the warm-up never used
+        pairs = []
+        for _ in range(args.rounds):
+            lecture_round = lecture_baseline(artifact.module, artifact.block_size, args.baseline_names, repeats=1)
+            started = time.perf_counter()
+            for _ in range(args.requests):
+                request(conn, "GET", f"/sample?n=1000&seed={next(seeds)}")
+            pairs.append((lecture_round, 1000 * args.requests / (time.perf_counter() - started)))
+        lecture = statistics.median(p[0] for p in pairs)
+        sampled = statistics.median(p[1] for p in pairs)
+        ratios = sorted(p[1] / p[0] for p in pairs)
 
         names = request(conn, "GET", "/sample?n=1000&seed=3")["names"]
         names = [n["name"] if isinstance(n, dict) else n for n in names]
@@ -111,10 +121,12 @@ def main() -> None:
 
     print(f"model {artifact.path.name}; server: python -m app.serve with its defaults (1 worker)")
     print(f"1. lecture loop, 1 name at a time ({LECTURE_SETTINGS}):")
-    print(f"   over the shipped model:                   {lecture:10.0f} names/s")
+    print(f"   {args.rounds} rounds: the lecture loop ({args.baseline_names} names), then {args.requests} requests")
+    print(f"   lecture loop over the shipped model:     {lecture:10.0f} names/s (median of the rounds)")
+    print(f"   GET /sample?n=1000 over HTTP:             {sampled:10.0f} names/s (median of the rounds)")
     print(
-        f"   GET /sample?n=1000 over HTTP:             {sampled:10.0f} names/s = {sampled / lecture:5.1f}x the "
-        f"lecture loop's {lecture:.0f} names/s  (bar >= {SAMPLING_BAR:.0f}x)"
+        f"   ratio, round by round: median {statistics.median(ratios):5.1f}x (range {ratios[0]:.1f}-{ratios[-1]:.1f}x) "
+        f"the lecture loop  (bar >= {SAMPLING_BAR:.0f}x)"
     )
     if other is not None and lecture_other is not None:
         print(
