@@ -16,7 +16,7 @@ import resource
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -117,17 +117,22 @@ async def await_close(reader: asyncio.StreamReader, stop_at: float) -> tuple[str
     return "open at end", data
 
 
-async def connection_opened(
-    port: int, kind: str, hostile: Hostile
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-    try:
-        opened = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
-    except (OSError, TimeoutError) as exc:
-        hostile.count(kind, f"connect {type(exc).__name__}")
-        await asyncio.sleep(0.5)
-        return None
-    hostile.opened[kind] += 1
-    return opened
+async def connections(
+    port: int, kind: str, stop_at: float, hostile: Hostile
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A hostile client's connections, one after another (it reopens when one is done): at most MAX_OPENINGS,
+    none after the run ends. A failed connect is counted, and the next is tried half a second later."""
+    for _ in range(MAX_OPENINGS):
+        if time.monotonic() >= stop_at:
+            return
+        try:
+            opened = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 10)
+        except (OSError, TimeoutError) as exc:
+            hostile.count(kind, f"connect {type(exc).__name__}")
+            await asyncio.sleep(0.5)
+            continue
+        hostile.opened[kind] += 1
+        yield opened
 
 
 async def silent_client(port: int, flavour: int, stop_at: float, hostile: Hostile, delay: float) -> None:
@@ -140,13 +145,7 @@ async def silent_client(port: int, flavour: int, stop_at: float, hostile: Hostil
                                b"Content-Length: 100\r\n\r\n{\"text\": "),
     ][flavour]  # fmt: skip
     await asyncio.sleep(delay)
-    for _ in range(MAX_OPENINGS):
-        if time.monotonic() >= stop_at:
-            return
-        opened = await connection_opened(port, kind, hostile)
-        if opened is None:
-            continue
-        reader, writer = opened
+    async for reader, writer in connections(port, kind, stop_at, hostile):
         started = time.monotonic()
         try:
             if payload:
@@ -165,13 +164,7 @@ async def silent_client(port: int, flavour: int, stop_at: float, hostile: Hostil
 async def header_flood_client(port: int, stop_at: float, hostile: Hostile) -> None:
     """A request whose header never ends: 64 KiB more every HEADER_PAUSE s, up to HEADER_GOAL bytes."""
     kind = "endless header"
-    for _ in range(MAX_OPENINGS):
-        if time.monotonic() >= stop_at:
-            return
-        opened = await connection_opened(port, kind, hostile)
-        if opened is None:
-            continue
-        reader, writer = opened
+    async for reader, writer in connections(port, kind, stop_at, hostile):
         answer = asyncio.ensure_future(await_close(reader, stop_at))
         started, sent, outcome = time.monotonic(), 0, "open at end"
         try:
@@ -203,13 +196,7 @@ async def abandoned_sample_client(port: int, stop_at: float, hostile: Hostile) -
     """The heavy /sample, the client gone after ABANDON_AFTER s unless an answer (a 503, say) came first."""
     kind = "abandoned heavy sample"
     request = f"GET {HEAVY_SAMPLE} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-    for _ in range(MAX_OPENINGS):
-        if time.monotonic() >= stop_at:
-            return
-        opened = await connection_opened(port, kind, hostile)
-        if opened is None:
-            continue
-        reader, writer = opened
+    async for reader, writer in connections(port, kind, stop_at, hostile):
         try:
             writer.write(request)
             await writer.drain()
