@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,11 @@ class Refusal(BaseModel):
     detail: str
 
 
-MODEL_DESCRIPTION = "which served model (GET /models lists them); omitted: the default model"
+# The `model` field of every request that can name one.
+ModelName = Annotated[
+    str | None,
+    Field(min_length=1, max_length=128, description="which served model (GET /models lists them); omitted: default"),
+]
 
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": InvalidRequest, "description": "invalid parameters: each one named, with what is wrong"}
@@ -54,7 +58,7 @@ class SampleQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+    model: ModelName = None
     n: int = Field(10, ge=1, description="how many names (at most the max_n setting, default 1000)", examples=[10])
     temperature: float = Field(
         1.0, gt=0, allow_inf_nan=False, description="finite, > 0; below 1 sharper, above 1 flatter", examples=[0.8]
@@ -169,7 +173,7 @@ class ScoreRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"text": "emma"}, {"text": "smith", "model": "us-surnames"}]}
     )
 
-    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+    model: ModelName = None
     text: str = Field(
         description="stripped, Unicode-NFC, and each character outside the vocabulary folded in where a simple "
         "fold (case, accents) maps it; what no fold maps is a 422"
@@ -230,7 +234,7 @@ class ScoreResponse(BaseModel):
 class ScoreBatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"texts": ["emma", "olivia", "xqzt"]}]})
 
-    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+    model: ModelName = None
     texts: list[str] = Field(
         description="1 … max_batch (setting, default 1000) texts; if any is invalid the "
         "whole request is a 422 naming each invalid text by index"
@@ -246,7 +250,7 @@ class NextQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+    model: ModelName = None
     prefix: str = Field(
         "",
         max_length=256,
@@ -261,7 +265,7 @@ class ModelQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = Field(None, min_length=1, max_length=128, description=MODEL_DESCRIPTION)
+    model: ModelName = None
 
 
 class NextChar(BaseModel):

@@ -35,6 +35,9 @@ def logged(buffer: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
+DEFAULT_MODEL = {"model": "names-mlp"}  # series are per model; other tests' apps serve other models
+
+
 def sample_value(client: TestClient, name: str, labels: dict[str, str] | None = None) -> float:
     """One sample from /metrics, parsed with prometheus-client's own parser (0 when absent)."""
     for family in text_string_to_metric_families(client.get("/metrics").text):
@@ -89,7 +92,7 @@ def test_requests_are_counted_by_route_template_and_status(client: TestClient) -
 
 
 def test_latency_histogram_counts_each_request(client: TestClient) -> None:
-    labels = {"method": "POST", "route": "/score/batch"}
+    labels = {"method": "POST", "route": "/score/batch", **DEFAULT_MODEL}
     before = sample_value(client, "namegen_http_request_duration_seconds_count", labels)
     client.post("/score/batch", json={"texts": ["anna", "bob"]})
     assert sample_value(client, "namegen_http_request_duration_seconds_count", labels) == before + 1
@@ -97,9 +100,9 @@ def test_latency_histogram_counts_each_request(client: TestClient) -> None:
 
 
 def test_names_generated_counts_returned_names(client: TestClient) -> None:
-    before = sample_value(client, "namegen_names_generated_total")
+    before = sample_value(client, "namegen_names_generated_total", DEFAULT_MODEL)
     returned = client.get("/sample", params={"n": 7, "seed": 11}).json()["returned"]
-    assert sample_value(client, "namegen_names_generated_total") == before + returned
+    assert sample_value(client, "namegen_names_generated_total", DEFAULT_MODEL) == before + returned
 
 
 def test_model_identity_is_an_info_metric_per_served_model() -> None:
@@ -155,10 +158,12 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
 def test_context_cache_counters_follow_each_sample(client: TestClient) -> None:
     params = {"n": 6, "seed": 12345}
     client.get("/sample", params=params)  # computes whatever of it is not cached yet
-    lookups = sample_value(client, "namegen_context_lookups_total")
-    computed = sample_value(client, "namegen_contexts_computed_total")
+    lookups = sample_value(client, "namegen_context_lookups_total", DEFAULT_MODEL)
+    computed = sample_value(client, "namegen_contexts_computed_total", DEFAULT_MODEL)
     body = client.get("/sample", params=params).json()
     assert body["attempts"] == 1  # one round: one lookup per character and per end token
-    assert sample_value(client, "namegen_context_lookups_total") == lookups + sum(len(n) + 1 for n in body["names"])
-    assert sample_value(client, "namegen_contexts_computed_total") == computed  # the same draws: all cached
+    looked_up = sum(len(n) + 1 for n in body["names"])
+    assert sample_value(client, "namegen_context_lookups_total", DEFAULT_MODEL) == lookups + looked_up
+    # The same draws: all cached.
+    assert sample_value(client, "namegen_contexts_computed_total", DEFAULT_MODEL) == computed
     assert sample_value(client, "namegen_network_seconds_total") > 0

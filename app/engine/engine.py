@@ -8,6 +8,7 @@ are app.schemas'. Every problem found is an InvalidInput in the one 422 shape.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 from typing import Any
 
@@ -39,7 +40,6 @@ class Engine:
         self.artifact = artifact
         self.settings = settings
         self.name = name or artifact.path.stem
-        self.sha256 = file_sha256(artifact.path)
         self.rules = TextRules(artifact.vocab)
         self.char_ids = {c: i for i, c in enumerate(artifact.vocab)}
         self.sampler = Sampler(
@@ -47,6 +47,11 @@ class Engine:
         )
         self.scorer = Scorer(artifact)
         self.scheduler = scheduler or Scheduler(settings.max_queued_work)
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The artifact file's sha256, read when first asked (/model, metrics): the CLI never needs it."""
+        return file_sha256(self.artifact.path)
 
     async def warm_up(self) -> None:
         """One real sample and one score through the whole path, so that ready means 'can serve'; then fill the

@@ -55,8 +55,8 @@ class Scorer:
             logits = ContextNetwork.shared(self.module).distinct_logits(contexts[valid])
             all_logp = torch.log_softmax(logits.double(), dim=1)
             logp = all_logp.gather(1, targets[valid][:, None]).squeeze(1)
-            last_rows = (torch.cumsum(lengths + 1, 0) - 1).tolist()
-            after = all_logp[last_rows].tolist() if with_next else []
+            # Each text's last row predicts the character after it: its whole distribution is GET /next's.
+            after = all_logp[torch.cumsum(lengths + 1, 0) - 1].tolist() if with_next else []
         losses = (-logp).tolist()
         results, start = [], 0
         for i, text in enumerate(texts):

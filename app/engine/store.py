@@ -27,7 +27,6 @@ class UnknownModel(LookupError):
     def __init__(self, name: str, served: list[str]) -> None:
         shown = name if len(name) <= 64 else f"{name[:64]}..."  # a query string can be kilobytes long
         super().__init__(f"unknown model {shown!r}; the models are: {', '.join(served)}")
-        self.name = name
         self.served = served
 
 

@@ -64,7 +64,8 @@ def plot_path(model_path: Path, kind: str) -> Path:
     return model_path.with_suffix(f".{kind}.png")
 
 
-def model_file(request: Request, store: ModelStore) -> Path:
+def requested_artifact(request: Request, store: ModelStore) -> Path:
+    """The artifact file of the model the query names (the default one without `model`)."""
     return served_model(request, store, parse_query(request, ModelQuery).model).artifact.path
 
 
@@ -76,7 +77,7 @@ def model_file(request: Request, store: ModelStore) -> Path:
     openapi_extra={"parameters": query_parameters(ModelQuery)},
 )
 async def plot_list(request: Request, store: StoreDep) -> dict[str, list[str]]:
-    path = model_file(request, store)
+    path = requested_artifact(request, store)
     return {"available": [kind for kind in PLOT_KINDS if plot_path(path, kind).is_file()]}
 
 
@@ -93,7 +94,7 @@ async def plot_list(request: Request, store: StoreDep) -> dict[str, list[str]]:
     openapi_extra={"parameters": query_parameters(ModelQuery)},
 )
 async def plot(kind: PlotKind, request: Request, store: StoreDep) -> Response:
-    path = plot_path(model_file(request, store), kind)
+    path = plot_path(requested_artifact(request, store), kind)
     if not path.is_file():
         raise HTTPException(status_code=404, detail=f"the model has no {kind} plot ({path.name} is absent)")
     return file_response(request, path, "image/png")
