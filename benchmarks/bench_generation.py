@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import time
 
@@ -119,7 +120,12 @@ def main() -> None:
     finally:
         stop_server(server)
 
-    print(f"model {artifact.path.name}; server: python -m app.serve with its defaults (1 worker)")
+    overrides = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("NAMEGEN_"))
+    print(
+        f"model {artifact.path.name}; server: python -m app.serve, 1 worker, "
+        f"{'its defaults' if not overrides else 'set from the environment: ' + ' '.join(overrides)}; "
+        f"context cache {settings.cache_contexts:,} slots per model, warmed with {settings.warm_names:,} names"
+    )
     print(f"1. lecture loop, 1 name at a time ({LECTURE_SETTINGS}):")
     print(f"   {args.rounds} rounds: the lecture loop ({args.baseline_names} names), then {args.requests} requests")
     print(f"   lecture loop over the shipped model:     {lecture:10.0f} names/s (median of the rounds)")
