@@ -15,23 +15,21 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import math
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from app.engine.artifact import META_FILE
 from training.command import CommandError, HelpFormatter, fail
 from training.data import DEFAULT_DATA, Vocabulary, read_words, reference_split
+from training.export import TrainedArtifact, export_artifact, load_trained, reexport_served
 from training.model import ModelConfig, NameMLP, ServedNameMLP, loss_on
 from training.recipes import TrainConfig, default
-from training.train import SplitWindows, TrainResult, learning_rate, make_optimizer
+from training.train import SplitWindows, TrainResult, evaluation, learning_rate, make_optimizer
 
 MAX_NAME_STEPS = 64  # a sampled name stops here even without an end token (it never did in practice)
 
@@ -54,31 +52,23 @@ class DistillConfig:
     init_member: int = 0  # the teacher member whose weights the student starts from; -1: random start
 
 
-def load_teacher(artifact: Path, weights: Path | None) -> tuple[NameMLP, ModelConfig, dict[str, Any]]:
-    """The NameMLP behind an artifact, from the artifact's hyperparameters and the trained weights (`weights`, or
-    the artifact itself when it holds a NameMLP's state dict)."""
-    extra = {META_FILE: ""}
-    scripted = torch.jit.load(str(artifact), map_location="cpu", _extra_files=extra)
-    meta: dict[str, Any] = json.loads(extra[META_FILE])
-    hp = meta["hyperparameters"]
-    shape = ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp})
-    teacher = NameMLP(shape)
-    source = scripted if weights is None else torch.jit.load(str(weights), map_location="cpu")
+def load_teacher(artifact: Path, weights: Path | None) -> TrainedArtifact:
+    """The teacher: the trained NameMLP behind `artifact` (export.load_trained), refused in one line when the
+    weights are not a NameMLP's (a serving-layout artifact without --teacher-weights)."""
     try:
-        teacher.load_state_dict(source.state_dict())
+        return load_trained(artifact, weights)
     except RuntimeError as exc:
         raise CommandError(f"{weights or artifact}: not a NameMLP's trained weights ({exc})") from None
-    return teacher.eval(), shape, meta
 
 
 @torch.no_grad()
 def teacher_samples(
-    teacher: NameMLP, names: int, generator: torch.Generator, batch: int = 8192
+    served: ServedNameMLP, names: int, generator: torch.Generator, batch: int = 8192
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every context of `names` names sampled from the teacher (temperature 1), with the teacher's next-token
-    probabilities there: ((M, block_size) uint8 token ids, (M, vocab_size) float32 probabilities)."""
-    block = teacher.block_size
-    served = ServedNameMLP(teacher).eval()  # the same function in fewer, larger ops: several times faster
+    """Every context of `names` names sampled from the teacher (`served`: its serving layout; temperature 1), with
+    the teacher's next-token probabilities there: ((M, block_size) uint8 token ids, (M, vocab_size) float32
+    probabilities)."""
+    block = served.block_size
     contexts, targets = [], []
     for start in range(0, names, batch):
         rows = min(batch, names - start)
@@ -96,8 +86,7 @@ def teacher_samples(
 
 
 @torch.no_grad()
-def teacher_targets(teacher: NameMLP, x: torch.Tensor, batch: int = 65536) -> torch.Tensor:
-    served = ServedNameMLP(teacher).eval()
+def teacher_targets(served: ServedNameMLP, x: torch.Tensor, batch: int = 65536) -> torch.Tensor:
     return torch.cat([served(x[i : i + batch]).exp() for i in range(0, len(x), batch)])
 
 
@@ -135,11 +124,8 @@ def distill(
         optimizer.step()
         bar.update(1)
         if (step + 1) % train.eval_interval == 0 or step + 1 == train.steps:
-            dev = loss_on(student, windows.dev.x, windows.dev.y)
-            train_loss = loss_on(student, windows.train.x[:20_000], windows.train.y[:20_000])
-            history.append(
-                {"step": step + 1, "train_loss": train_loss, "dev_loss": dev, "seconds": time.perf_counter() - started}
-            )
+            history.append(evaluation(student, windows, step + 1, started))
+            dev = history[-1]["dev_loss"]
             if dev < best_dev:
                 best, best_step, best_dev = copy.deepcopy(student.state_dict()), step + 1, dev
             bar.set_postfix(soft=f"{loss.item():.4f}", dev=f"{dev:.4f}", best=f"{best_dev:.4f}")
@@ -179,14 +165,14 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> None:
-    from training.export import export_artifact, reexport_served  # export pulls in plotting
 
     if args.threads:
         torch.set_num_threads(args.threads)
     config = DistillConfig(sampled_names=args.names, dropout=args.dropout, init_member=args.init_member)
     config.train.steps, config.train.lr, config.train.seed = args.steps, args.lr, args.seed
     config.train.eval_interval = min(config.train.eval_interval, args.steps)
-    teacher, shape, meta = load_teacher(args.teacher, args.teacher_weights)
+    loaded = load_teacher(args.teacher, args.teacher_weights)
+    teacher, shape, meta = loaded.model, loaded.shape, loaded.meta
     words = read_words(args.data)
     vocab = Vocabulary.from_words(words)
     if list(vocab.chars) != meta["vocab"]:
@@ -195,9 +181,10 @@ def run(args: argparse.Namespace) -> None:
     windows = SplitWindows.build(split, vocab, teacher.block_size)
     teacher_dev = loss_on(teacher, windows.dev.x, windows.dev.y)
     began = time.perf_counter()
-    sampled_x, sampled_p = teacher_samples(teacher, config.sampled_names, torch.Generator().manual_seed(args.seed))
+    served = ServedNameMLP(teacher).eval()  # the same function in fewer, larger ops: several times faster
+    sampled_x, sampled_p = teacher_samples(served, config.sampled_names, torch.Generator().manual_seed(args.seed))
     x = torch.cat([windows.train.x.to(torch.uint8), sampled_x])
-    p = torch.cat([teacher_targets(teacher, windows.train.x), sampled_p])
+    p = torch.cat([teacher_targets(served, windows.train.x), sampled_p])
     print(
         f"teacher dev {teacher_dev:.4f}; {len(windows.train)} training windows + {len(sampled_x)} contexts of "
         f"{config.sampled_names} sampled names, labelled in {time.perf_counter() - began:.0f} s"

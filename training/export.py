@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +256,33 @@ def int8_scripted(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule
     return scripted
 
 
+@dataclass
+class TrainedArtifact:
+    """An artifact's trained NameMLP (eval mode), its shape, its meta.json and the words inside it."""
+
+    model: NameMLP
+    shape: ModelConfig
+    meta: dict[str, Any]
+    words: list[str]
+
+
+def load_trained(path: Path, weights: Path | None = None) -> TrainedArtifact:
+    """The NameMLP behind an artifact: its shape from meta["hyperparameters"], its weights from `weights` (another
+    artifact holding them as a NameMLP, when `path` is in the serving layout) or from `path` itself. A state dict
+    that is not a NameMLP's raises RuntimeError (load_state_dict's)."""
+    extra = {META_FILE: "", WORDS_FILE: ""}
+    scripted = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    meta: dict[str, Any] = json.loads(extra[META_FILE])
+    raw = extra[WORDS_FILE]
+    words = gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
+    hp = meta["hyperparameters"]
+    shape = ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp})
+    model = NameMLP(shape)
+    source = scripted if weights is None else torch.jit.load(str(weights), map_location="cpu")
+    model.load_state_dict(source.state_dict())
+    return TrainedArtifact(model.eval(), shape, meta, words)
+
+
 def reexport_served(
     path: Path, data: Path, out: Path | None = None, int8: bool = False, weights: Path | None = None
 ) -> dict[str, Any]:
@@ -269,15 +297,8 @@ def reexport_served(
     from training.data import read_words, reference_split
 
     out = out or path
-    extra = {META_FILE: "", WORDS_FILE: ""}
-    old = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    meta: dict[str, Any] = json.loads(extra[META_FILE])
-    raw = extra[WORDS_FILE]
-    words_all = gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
-    hp = meta["hyperparameters"]
-    model = NameMLP(ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp}))
-    source = old if weights is None else torch.jit.load(str(weights), map_location="cpu")
-    model.load_state_dict(source.state_dict())  # fails loudly for anything but a NameMLP's weights
+    trained = load_trained(path, weights)  # fails loudly for anything but a NameMLP's weights
+    model, meta, words_all = trained.model, trained.meta, trained.words
     words = read_words(data)
     split = reference_split(words)
     windows = ContextWindows.build(split.dev, Vocabulary(tuple(meta["vocab"])), meta["block_size"])

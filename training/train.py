@@ -57,6 +57,14 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return floor + 0.5 * (config.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def evaluation(model: NameMLP, windows: SplitWindows, step: int, started: float) -> dict[str, float]:
+    """A history row: the dev loss and the train loss after `step` steps, and the seconds since `started`."""
+    dev = loss_on(model, windows.dev.x, windows.dev.y)
+    # The full train loss is costly; a fixed 20k-window sample tracks it well.
+    train_loss = loss_on(model, windows.train.x[:20_000], windows.train.y[:20_000])
+    return {"step": step, "train_loss": train_loss, "dev_loss": dev, "seconds": time.perf_counter() - started}
+
+
 def make_optimizer(config: TrainConfig, model: NameMLP) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -120,17 +128,8 @@ def train(
         last = step + 1 == config.steps
         over_budget = time_budget is not None and time.perf_counter() - started > time_budget
         if (step + 1) % config.eval_interval == 0 or last or over_budget:
-            dev = loss_on(model, windows.dev.x, windows.dev.y)
-            # The full train loss is costly; a fixed 20k-window sample tracks it well.
-            train_loss = loss_on(model, xtr[:20_000], ytr[:20_000])
-            history.append(
-                {
-                    "step": step + 1,
-                    "train_loss": train_loss,
-                    "dev_loss": dev,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
+            history.append(evaluation(model, windows, step + 1, started))
+            dev, train_loss = history[-1]["dev_loss"], history[-1]["train_loss"]
             if dev < best_dev:
                 best, best_step, best_dev = copy.deepcopy(model.state_dict()), step + 1, dev
             bar.set_postfix(train=f"{train_loss:.4f}", dev=f"{dev:.4f}", best=f"{best_dev:.4f}")
