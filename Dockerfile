@@ -1,21 +1,36 @@
-# namegen: the model server. Two stages: the build stage assembles a venv (CPU-only torch plus exactly the
-# runtime dependencies listed in pyproject.toml); the final stage copies that venv, the app and the shipped
-# models onto a clean slim image, with no compilers or build tools, and runs as a non-root user.
+# namegen: the model server. The build stage installs requirements-image.lock (exact versions, hash-checked,
+# CPU-only torch) and the app in place at /srv; the final stage copies that venv, the app and the shipped models
+# onto a clean base, with no compilers or build tools, and runs as a non-root user.
+#
+# For air-gapped or proxied builds (`make image` passes what is set):
+#   --build-arg BASE_IMAGE=...       another Python 3.11 base with the venv module (e.g. from your registry)
+#   --build-context torch-wheels=DIR --build-arg TORCH_WHEELS=/wheels
+#                                    torch's locked CPU wheel from a local directory, not PyTorch's index
+#   --secret id=ca,src=FILE          a CA bundle pip trusts (a TLS-intercepting proxy); never stored in a layer
+ARG BASE_IMAGE=python:3.11-slim-bookworm
 
-FROM python:3.11-slim-bookworm AS build
+# Empty unless --build-context torch-wheels=DIR replaces it.
+FROM scratch AS torch-wheels
+
+FROM ${BASE_IMAGE} AS build
+ARG TORCH_WHEELS=https://download.pytorch.org/whl/cpu/torch/
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY constraints.txt pyproject.toml /build/
-# CPU-only torch from PyTorch's own index, at the version constraints.txt pins (as `make venv` installs it): the
-# PyPI wheel would pull in several GB of CUDA libraries.
-RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu -c /build/constraints.txt torch
-# The runtime dependencies, read from pyproject.toml so the image installs what the project declares (torch is
-# already satisfied by the CPU build above).
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('/build/pyproject.toml', 'rb'))['project']['dependencies']))" > /build/requirements.txt \
-    && pip install --no-cache-dir -c /build/constraints.txt -r /build/requirements.txt
+COPY requirements-image.lock /build/
+RUN --mount=type=bind,from=torch-wheels,target=/wheels \
+    --mount=type=secret,id=ca \
+    if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi \
+    && pip install --no-cache-dir --require-hashes --only-binary=:all: --find-links "$TORCH_WHEELS" \
+        -r /build/requirements-image.lock
+# The app installed in place: /srv/app stays beside /srv/model_artifacts, as in a clone, and the venv gets the
+# `namegen` command. training/ is not in the image: `namegen train` says to run it from a clone.
+WORKDIR /srv
+COPY pyproject.toml README.md ./
+COPY app ./app
+RUN pip install --no-cache-dir --no-deps --no-build-isolation --editable .
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -1,5 +1,5 @@
 # The two commands a fresh machine needs: `make serve` and `make test`.
-# Each creates .venv on first use (torch pinned to the CPU build; see pyproject.toml).
+# Each creates .venv on first use from requirements.lock: every dependency at the version the tests ran, hash-checked.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -7,23 +7,56 @@ BIN    := $(VENV)/bin
 DATA   ?= ../shared/data/names.txt
 ARTIFACT ?= model_artifacts/names-mlp.pt
 
-.PHONY: help venv serve test lint typecheck unit browser-deps train train-lecture evaluate sweep download download-surnames bench clean
+# Where torch's CPU wheels are found: a local wheel directory when pip is configured with one (find-links, as on
+# machines without access to PyTorch's index), else PyTorch's CPU index.
+TORCH_INDEX  := https://download.pytorch.org/whl/cpu/torch/
+PIP_WHEELS    = $(or $(PIP_FIND_LINKS),$(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+TORCH_WHEELS ?= $(or $(PIP_WHEELS),$(TORCH_INDEX))
+FIND_TORCH    = $(foreach place,$(TORCH_WHEELS),--find-links $(place))
+
+# The image: `make image` builds it with docker where its engine answers, else podman. Passed only where set: a CA
+# bundle pip must trust (a TLS-intercepting proxy) as a build secret, a local torch wheel directory as a build context.
+IMAGE      ?= namegen:0.1.0
+BASE_IMAGE ?= python:3.11-slim-bookworm
+ENGINE     ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podman)
+CA_BUNDLE  ?= $(PIP_CERT)
+IMAGE_BUILD_FLAGS = --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) \
+	$(if $(wildcard $(firstword $(TORCH_WHEELS))/torch-*.whl),--build-context torch-wheels=$(firstword $(TORCH_WHEELS)) \
+	  --build-arg TORCH_WHEELS=/wheels) \
+	$(if $(filter podman,$(notdir $(ENGINE))),--format docker --pull=missing)
+comma := ,
+
+.PHONY: help venv lock serve test lint typecheck unit browser-deps image base-image image-test train train-lecture \
+	evaluate sweep download download-surnames bench clean
 
 help:
-	@echo "make serve   - serve the shipped models on http://127.0.0.1:8000 (sets up .venv if needed)"
-	@echo "make test    - lint, type-check and run the whole test suite (sets up .venv if needed)"
-	@echo "make train   - retrain the shipped artifact from $(DATA)"
-	@echo "make bench   - run the benchmarks in benchmarks/"
+	@echo "make serve      - serve the shipped models on http://127.0.0.1:8000 (sets up .venv if needed)"
+	@echo "make test       - lint, type-check and run the whole test suite (sets up .venv if needed)"
+	@echo "make lock       - re-resolve requirements.lock from pyproject.toml and requirements.in"
+	@echo "make image      - build the container image $(IMAGE) (docker, else podman)"
+	@echo "make image-test - run the built image and check it (readiness, API, uid, read-only root, SIGTERM)"
+	@echo "make train      - retrain the shipped artifact from $(DATA)"
+	@echo "make bench      - run the benchmarks in benchmarks/"
 
 venv: $(BIN)/.installed
 
-# Rebuilt when the dependencies or their pins change. torch first, on its own, so pip takes the pinned CPU build.
-$(BIN)/.installed: pyproject.toml constraints.txt
+# Rebuilt when the lock changes. Exactly the locked versions, hash-checked, then the project itself in place.
+$(BIN)/.installed: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "the lock is for Python 3.11: make PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt torch
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes $(FIND_TORCH) -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# uv resolves for the image's platform (CPython 3.11, Linux x86-64). It keeps the versions already locked unless
+# asked otherwise: make lock LOCK_ARGS=--upgrade (or --upgrade-package NAME). requirements-image.lock is the
+# runtime subset, at the same versions, for the Dockerfile.
+LOCK_FLAGS = --quiet --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 $(FIND_TORCH) \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+lock: venv
+	$(BIN)/uv pip compile $(LOCK_FLAGS) --all-extras pyproject.toml requirements.in -o requirements.lock
+	$(BIN)/uv pip compile $(LOCK_FLAGS) -c requirements.lock pyproject.toml requirements.in -o requirements-image.lock
 
 serve: venv
 	$(BIN)/python -m app.serve
@@ -52,6 +85,17 @@ unit: venv browser-deps
 
 test: lint typecheck unit
 
+image:
+	$(ENGINE) build $(IMAGE_BUILD_FLAGS) -t $(IMAGE) .
+
+# Where no registry serves the base image: the same Debian release and Python from Debian's packages (root).
+base-image:
+	.ci/base-image $(BASE_IMAGE)
+
+# Runs the built image (it does not rebuild it) and checks it; the figures are printed.
+image-test: venv
+	NAMEGEN_IMAGE=$(IMAGE) NAMEGEN_IMAGE_ENGINE=$(ENGINE) $(BIN)/python -m pytest -q -s tests/test_image.py
+
 train: venv
 	$(BIN)/namegen train --recipe default --data $(DATA) --out $(ARTIFACT)
 
@@ -75,3 +119,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+print-%:
+	@echo $($*)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,26 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_CACHE_CONTEXTS = 524_287
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "model_artifacts"
 SHIPPED_MODEL = SHIPPED_MODELS / "names-mlp.pt"  # the default model of the shipped store
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit() -> float | None:
+    """The CPUs this process's cgroup may use (its CFS quota over its period), or None when unlimited or unknown.
+
+    A container limited to 1 CPU still sees every core of its node in sched_getaffinity; the quota is the limit.
+    """
+    root = CGROUP_ROOT
+    try:
+        quota, period = (root / "cpu.max").read_text().split()  # cgroup v2: "max 100000" or "150000 100000"
+    except (OSError, ValueError):
+        try:  # cgroup v1: a quota of -1 is no limit
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if not (quota.isdigit() and period.isdigit()) or int(period) == 0:
+        return None
+    return int(quota) / int(period)
 
 
 class Settings(BaseSettings):
@@ -128,10 +149,14 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
 
     def resolved_sampler_threads(self) -> int:
-        """sampler_threads, or (0) the cores this process may run on shared among the workers, at least 1."""
+        """sampler_threads, or (0) the cores this process may use shared among the workers, at least 1: the cores
+        it may run on, fewer when its cgroup's CPU quota (a container's CPU limit) is lower, rounded up."""
         if self.sampler_threads:
             return self.sampler_threads
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        limit = cgroup_cpu_limit()
+        if limit is not None:
+            cores = min(cores, math.ceil(limit))
         return max(1, cores // self.workers)
 
     @field_validator("cors_origins", mode="before")

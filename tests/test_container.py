@@ -1,6 +1,6 @@
 """The container image, checked without a Docker engine: the Dockerfile is lint-clean, runs the same serve
-command as `make serve`, installs exactly pyproject's dependencies, and its final stage (non-root, no build
-tools) serves and passes its own HEALTHCHECK when laid out as the image lays it out."""
+command as `make serve`, installs the hash-checked lock, and its final stage (non-root, no build tools) serves
+and passes its own HEALTHCHECK when laid out as the image lays it out. tests/test_image.py runs the built image."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import httpx
@@ -41,17 +40,43 @@ def instructions(path: Path = DOCKERFILE) -> list[Instruction]:
     return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1] if " " in text else "") for text in logical]
 
 
+def global_args() -> dict[str, str]:
+    """The ARG defaults declared before the first FROM (usable in FROM lines)."""
+    found: dict[str, str] = {}
+    for keyword, args in instructions():
+        if keyword == "FROM":
+            break
+        if keyword == "ARG":
+            name, _, default = args.partition("=")
+            found[name] = default
+    return found
+
+
 def stages() -> list[list[Instruction]]:
     result: list[list[Instruction]] = []
     for keyword, args in instructions():
         if keyword == "FROM":
             result.append([])
-        result[-1].append((keyword, args))
+        if result:
+            result[-1].append((keyword, args))
     return result
+
+
+def stage(name: str) -> list[Instruction]:
+    (found,) = [s for s in stages() if only(s, "FROM")[0].split()[-1] == name]
+    return found
 
 
 def final_stage() -> list[Instruction]:
     return stages()[-1]
+
+
+def base_image(stage: list[Instruction]) -> str:
+    """The image a stage starts from, build arguments replaced by their defaults."""
+    image = only(stage, "FROM")[0].split()[0]
+    for name, default in global_args().items():
+        image = image.replace("${" + name + "}", default)
+    return image
 
 
 def only(stage: list[Instruction], keyword: str) -> list[str]:
@@ -89,9 +114,13 @@ def test_image_command_is_the_makefile_serve_command() -> None:
     assert json.loads(cmd) == makefile_serve_command() == ["python", "-m", "app.serve"]
 
 
-def test_final_stage_is_slim_non_root_and_exposes_the_served_port() -> None:
+def test_build_and_final_stage_start_from_the_same_slim_python_311() -> None:
+    assert re.fullmatch(r"python:3\.11-slim\S*", base_image(final_stage()))
+    assert base_image(stage("build")) == base_image(final_stage())
+
+
+def test_final_stage_is_non_root_and_exposes_the_served_port() -> None:
     stage = final_stage()
-    assert re.fullmatch(r"python:3\.11-slim\S*", only(stage, "FROM")[0].split()[0])
     (user,) = only(stage, "USER")
     assert user.split(":")[0] not in ("0", "root")
     env = env_of(stage)
@@ -107,39 +136,45 @@ def test_final_stage_has_no_build_tools() -> None:
     assert any(args.startswith("--from=build /opt/venv") for args in only(final_stage(), "COPY"))
 
 
-def pyproject_dependencies() -> list[str]:
-    return list(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+def pip_installs(lines: list[str]) -> list[list[str]]:
+    """The arguments after `pip install` of each line that runs it."""
+    return [shlex.split(line.split("pip install", 1)[1].split("&&")[0]) for line in lines if "pip install" in line]
 
 
-def test_torch_is_pinned_once_in_the_constraints_file() -> None:
-    pins = [line for line in (REPO_ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch")]
-    assert pins == ["torch==2.13.0"]
-    assert "torch" in pyproject_dependencies()  # named, not pinned: the pin lives in constraints.txt
+def makefile_variable(name: str) -> str:
+    (line,) = [line for line in (REPO_ROOT / "Makefile").read_text().splitlines() if re.match(rf"{name}\s*:?=", line)]
+    return line.split("=", 1)[1].strip()
 
 
-def test_every_pip_install_in_the_makefile_and_the_build_stage_uses_the_constraints_file() -> None:
-    makefile_installs = [
-        line
-        for line in (REPO_ROOT / "Makefile").read_text().splitlines()
-        if "pip install" in line and "-upgrade pip" not in line
-    ]
-    docker_installs = [run for run in only(stages()[0], "RUN") if "pip install" in run]
-    assert len(makefile_installs) == 2 and len(docker_installs) == 2
-    assert all("-c constraints.txt" in line for line in makefile_installs)
-    assert all("-c /build/constraints.txt" in run for run in docker_installs)
-    assert any(args.startswith("constraints.txt") for args in only(stages()[0], "COPY"))
+def test_the_venv_and_the_image_install_only_the_hash_checked_lock_and_then_the_app_itself() -> None:
+    """Every dependency comes from a lock, hash-checked; the project itself goes in with no dependencies."""
+    makefile = pip_installs((REPO_ROOT / "Makefile").read_text().splitlines())
+    dockerfile = pip_installs(only(stage("build"), "RUN"))
+    for installs, lock in ((makefile, "requirements.lock"), (dockerfile, "/build/requirements-image.lock")):
+        locked, itself = installs
+        assert "--require-hashes" in locked and locked[-2:] == ["-r", lock]
+        assert "--no-deps" in itself and itself[-1] == "." and ("-e" in itself or "--editable" in itself)
+    assert any(args.split()[0] == "requirements-image.lock" for args in only(stage("build"), "COPY"))
 
 
-def test_build_stage_installs_pyprojects_dependencies() -> None:
-    build_runs = only(stages()[0], "RUN")
-    # Run the build stage's own requirements extraction here, against this repo's pyproject.toml.
-    (extract,) = [run for run in build_runs if "tomllib" in run]
-    snippet = shlex.split(extract.split(">", 1)[0])[2]
-    printed = subprocess.run(
-        [sys.executable, "-c", snippet.replace("/build/pyproject.toml", str(REPO_ROOT / "pyproject.toml"))],
-        capture_output=True, text=True, timeout=30, check=True,
-    ).stdout.split()  # fmt: skip
-    assert printed == pyproject_dependencies()
+def test_torch_comes_from_pytorchs_cpu_index_unless_a_local_wheel_directory_is_given() -> None:
+    (torch_wheels,) = [args for args in only(stage("build"), "ARG") if args.startswith("TORCH_WHEELS=")]
+    index = "https://download.pytorch.org/whl/cpu/torch/"  # the Makefile's too: one source of torch everywhere
+    assert torch_wheels == f"TORCH_WHEELS={index}" and makefile_variable("TORCH_INDEX") == index
+    # The local directory is a build context named torch-wheels, empty unless given, mounted where pip looks.
+    assert only(stage("torch-wheels"), "FROM") == ["scratch AS torch-wheels"]
+    (install,) = [run for run in only(stage("build"), "RUN") if "--require-hashes" in run]
+    assert "--mount=type=bind,from=torch-wheels,target=/wheels" in install
+    assert '--find-links "$TORCH_WHEELS"' in install
+
+
+def test_the_ca_bundle_reaches_pip_only_as_a_build_secret() -> None:
+    """A proxy's CA bundle is mounted for the install alone: no instruction copies a certificate into a layer."""
+    (install,) = [run for run in only(stage("build"), "RUN") if "--require-hashes" in run]
+    assert "--mount=type=secret,id=ca" in install and "PIP_CERT=/run/secrets/ca" in install
+    for keyword, args in instructions():
+        if keyword in ("COPY", "ADD", "ENV"):
+            assert not re.search(r"\.(pem|crt)\b|CERT|secrets", args), args
 
 
 def dockerignore_patterns() -> list[str]:
@@ -157,9 +192,13 @@ def ignored(relative: str) -> bool:
 
 
 def test_dockerignore_keeps_out_local_state_and_keeps_in_what_the_image_copies() -> None:
-    for path in (".venv", ".git", "run.ckpt", "app/__pycache__/main.cpython-311.pyc", ".pytest_cache", "tests"):
+    for path in (".venv", ".git", ".cache/axe", "run.ckpt", "app/__pycache__/main.cpython-311.pyc", "tests", "data"):
         assert ignored(path), path
-    for path in ("app/main.py", "app/static/app.js", "model_artifacts/names-mlp.pt", "pyproject.toml"):
+    copied = [
+        src for stage in stages() for args in only(stage, "COPY") if "--from" not in args for src in args.split()[:-1]
+    ]
+    assert set(copied) == {"requirements-image.lock", "pyproject.toml", "README.md", "app", "model_artifacts"}
+    for path in ("app/main.py", "app/static/app.js", "model_artifacts/names-mlp.pt", *copied):
         assert not ignored(path), path
 
 

@@ -1,16 +1,21 @@
-"""Every request's work is bounded by the settings: n, text length, batch size, body size, constraint retries."""
+"""Every request's work is bounded by the settings: n, text length (and the text read at all), batch size, body
+size, constraint retries."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+import app.settings
+from app.engine.textrules import Normalized, TextRules
 from app.main import create_app
 from app.settings import Settings
 
@@ -127,8 +132,11 @@ def test_constraint_retries_stop_at_max_attempts() -> None:
     assert result["message"]
 
 
-def test_sampler_threads_default_to_the_usable_cores_shared_among_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sampler_threads_default_to_the_usable_cores_shared_among_workers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(app.settings, "CGROUP_ROOT", tmp_path)  # no CPU quota, whatever the machine running this has
     assert Settings().resolved_sampler_threads() == 4
     assert Settings(workers=2).resolved_sampler_threads() == 2
     assert Settings(workers=8).resolved_sampler_threads() == 1
@@ -173,3 +181,74 @@ def test_bodies_in_flight_past_the_budget_are_503_while_one_alone_always_passes(
     asyncio.run(run())
     assert statuses == [503, 200, 200]
     assert middleware.in_flight == 0
+
+
+# ---- text is capped before it is read ----------------------------------------------------------------------------
+
+# Combining marks in reverse canonical order: NFC sorts them, in time quadratic in the run's length.
+REORDERED_MARKS = "\u0301" * 300 + "\u0316" * 300
+# Each entry: the request, where its 422 points, and the raw cap (4 × the text limit of 64, the name limit of 32).
+TEXT_ENTRIES = {
+    "POST /score": (lambda c, text: c.post("/score", json={"text": text}), ["body", "text"], 256),
+    "POST /score/batch": (
+        lambda c, text: c.post("/score/batch", json={"texts": ["emma", text]}),
+        ["body", "texts", 1],
+        256,
+    ),
+    "GET /next": (lambda c, text: c.get("/next", params={"prefix": text}), ["query", "prefix"], 256),
+    "GET /sample": (lambda c, text: c.get("/sample", params={"prefix": text}), ["query", "prefix"], 128),
+}
+
+
+@pytest.fixture
+def normalized_lengths(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The length of every text TextRules.normalize receives while the test runs."""
+    seen: list[int] = []
+    original = TextRules.normalize
+
+    def spy(self: TextRules, text: str, what: str) -> Normalized:
+        seen.append(len(text))
+        return original(self, text, what)
+
+    monkeypatch.setattr(TextRules, "normalize", spy)
+    return seen
+
+
+@pytest.mark.parametrize("entry", TEXT_ENTRIES)
+def test_text_past_the_raw_cap_is_a_422_naming_the_cap_and_is_never_normalized(
+    client: TestClient, normalized_lengths: list[int], entry: str
+) -> None:
+    call, loc, cap = TEXT_ENTRIES[entry]
+    response = call(client, REORDERED_MARKS)
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert (problem["loc"], problem["type"]) == (loc, "too_long")
+    assert problem["msg"].startswith("has 600 characters as sent; at most ")
+    assert max(normalized_lengths, default=0) <= cap
+
+
+@pytest.mark.parametrize("entry", TEXT_ENTRIES)
+def test_text_at_the_raw_cap_is_read(client: TestClient, normalized_lengths: list[int], entry: str) -> None:
+    call, _, cap = TEXT_ENTRIES[entry]
+    response = call(client, " " * (cap - 2) + "em")  # stripped to "em": valid everywhere
+    assert response.status_code == 200
+    assert cap in normalized_lengths
+
+
+@pytest.mark.parametrize("path", ["/score", "/score/batch"])
+def test_a_mebibyte_of_reordered_combining_marks_is_a_422_before_any_normalization(
+    client: TestClient, normalized_lengths: list[int], path: str
+) -> None:
+    half = (1_048_576 - 32) // 4  # two UTF-8 bytes per mark, two runs
+    text = "\u0301" * half + "\u0316" * half
+    body = orjson.dumps({"text": text} if path == "/score" else {"texts": [text]})
+    assert 1_048_000 < len(body) <= 1_048_576  # within the body cap: the text cap must refuse it
+    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert "at most 256 characters and 512 bytes are read" in response.json()["detail"][0]["msg"]
+    assert normalized_lengths == []
+
+
+def test_the_body_cap_comes_before_json_parsing(limited: TestClient) -> None:
+    response = limited.post("/score", content=b"{" * 2049, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413  # not the 422 that parsing this would give
