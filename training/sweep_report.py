@@ -1,16 +1,25 @@
-"""The sweep's outputs: results.csv, results.md (ranked by dev loss, with reference rows) and results.png."""
+"""The sweep's outputs, from the study (every worker's trials): results.csv, results.md (ranked by dev loss,
+with reference rows), results.png, and Optuna's optimization history, intermediate values and importances."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
+
+import optuna
 
 
 @dataclass
 class Trial:
     trial: int
+    state: str  # complete or pruned
+    worker: str
     block_size: int
     n_embd: int
     n_hidden: int
@@ -29,8 +38,15 @@ class Trial:
     seconds: float
     cut_by_budget: bool  # stopped before `steps` because the time ran out: not comparable at face value
 
+    @classmethod
+    def of(cls, t: optuna.trial.FrozenTrial) -> Trial:
+        attrs = {name: t.user_attrs[name] for name in RECORDED}
+        return cls(trial=t.number, state=t.state.name.lower(), worker=t.user_attrs["worker"], **t.params, **attrs)
+
 
 CSV_FIELDS = tuple(f.name for f in fields(Trial))
+# What the trial function records beside the searched values (optuna.Trial.set_user_attr).
+RECORDED = ("steps_run", "parameters", "train_loss", "dev_loss", "best_step", "seconds", "cut_by_budget")
 # Published dev losses on the same split (../shared/data/README.md): (label, parameters, dev loss).
 REFERENCE_ROWS = (
     ("lecture MLP (published)", 11_897, 2.17),
@@ -60,7 +76,7 @@ def write_csv(trials: list[Trial], out: Path) -> None:
 def write_markdown(trials: list[Trial], bigram_dev: float, bigram_params: int, header: list[str], out: Path) -> None:
     rows: list[tuple[float, str]] = []
     for t in trials:
-        cut = " (cut by budget)" if t.cut_by_budget else ""
+        cut = " (cut by budget)" if t.cut_by_budget else " (pruned)" if t.state == "pruned" else ""
         rows.append(
             (
                 t.dev_loss,
@@ -122,3 +138,69 @@ def write_plot(trials: list[Trial], bigram_dev: float, out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)
+
+
+def trials_of(study: optuna.Study) -> list[Trial]:
+    """The study's finished trials that trained (a repeat of earlier settings trains nothing), by number."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return [
+        Trial.of(t)
+        for t in study.get_trials(deepcopy=False, states=states)
+        if "repeat_of" not in t.user_attrs and all(name in t.user_attrs for name in RECORDED)
+    ]
+
+
+def write_optuna_plots(study: optuna.Study, searched: list[str], out: Path) -> list[Path]:
+    """Optuna's optimization history, intermediate values and the importances of the `searched` axes (those
+    with more than one value), as far as the trials allow (importances need two finished trials)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    written = []
+    plots: dict[str, Callable[[optuna.Study], Any]] = {
+        "history.png": optuna_plots.plot_optimization_history,
+        "intermediate.png": optuna_plots.plot_intermediate_values,
+        # PED-ANOVA, Optuna's default: unlike fANOVA it needs no scikit-learn.
+        "importances.png": functools.partial(optuna_plots.plot_param_importances, params=searched),
+    }
+    for name, plot in plots.items():
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # a study too small for a plot says so: no matter
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the plots are marked experimental
+                plot(study)
+        except (ValueError, RuntimeError):  # e.g. importances of a single trial
+            plt.close("all")
+            continue
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+        figure = plt.gcf()
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+        figure.savefig(out / name, dpi=100)
+        plt.close(figure)
+        written.append(out / name)
+    return written
+
+
+def write_reports(
+    study: optuna.Study,
+    bigram_dev: float,
+    bigram_params: int,
+    header: list[str],
+    out: Path,
+    searched: list[str] | None = None,
+) -> list[Path]:
+    """The tables, and with `searched` (the axes with more than one value) the plots."""
+    trials = trials_of(study)
+    write_csv(trials, out / "results.csv")
+    write_markdown(trials, bigram_dev, bigram_params, header, out / "results.md")
+    written = [out / "results.csv", out / "results.md"]
+    if searched is not None:
+        write_plot(trials, bigram_dev, out / "results.png")
+        written += [out / "results.png", *write_optuna_plots(study, searched, out)]
+    return written
