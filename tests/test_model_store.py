@@ -26,6 +26,7 @@ from app.settings import SHIPPED_MODELS, Settings
 
 NAMES = SHIPPED_MODELS / "names-mlp.pt"
 LECTURE = SHIPPED_MODELS / "lecture-mlp.pt"
+SHIPPED = sorted(SHIPPED_MODELS.glob("*.pt"))
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -203,6 +204,13 @@ def test_a_directory_without_models_refuses_startup(tmp_path: Path) -> None:
         start(Settings(model_path=tmp_path, warm_names=0))
 
 
+def test_the_weights_a_training_run_keeps_beside_a_model_are_not_served(tmp_path: Path) -> None:
+    directory = model_directory(tmp_path / "models", {"first": NAMES})
+    (directory / "first.trained.pt").write_text("float32 weights kept for re-export, not a model")
+    with TestClient(create_app(Settings(model_path=directory, warm_names=0))) as client:
+        assert [m["name"] for m in client.get("/models").json()["models"]] == ["first"]
+
+
 def test_a_single_file_is_served_as_before_under_its_stem(tmp_path: Path) -> None:
     single = tmp_path / "my-words.pt"
     shutil.copy(LECTURE, single)
@@ -324,3 +332,40 @@ def test_the_cli_next_names_a_bad_prefix_by_its_option(capsys: pytest.CaptureFix
         "namegen: error: --prefix[1]: character '3' at position 1 is outside the model's vocabulary "
         "('abcdefghijklmnopqrstuvwxyz')"
     )
+
+
+# -- stderr is the JSON log stream -----------------------------------------------------------------------------
+
+
+def not_json(stderr: str) -> list[str]:
+    """The lines of `stderr` that are not JSON (torch's C++ warnings, for one, are plain text)."""
+    lines = []
+    for line in stderr.splitlines():
+        try:
+            json.loads(line)
+        except ValueError:
+            lines.append(line)
+    return lines
+
+
+def test_loading_and_warming_up_every_shipped_model_writes_only_json_lines_on_stderr() -> None:
+    # A fresh process, as the server starts: the first load of an int8 model is where torch warned about its
+    # deprecated quantized tensors.
+    code = (
+        "import asyncio; from app.engine.store import ModelStore; from app.settings import Settings; "
+        "store = ModelStore.load(Settings(warm_names=50)); asyncio.run(store.warm_up()); "
+        "print(sorted(store.names)); store.close()"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(sorted(p.stem for p in SHIPPED))
+    assert not_json(run.stderr) == []
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_the_cli_on_each_shipped_model_writes_nothing_else_on_stderr(path: Path) -> None:
+    code = "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))"
+    command = [sys.executable, "-c", code, "next", "--prefix", "em", "--top", "3", "--model", str(path)]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.startswith("# after 'em'")
+    assert not_json(run.stderr) == []

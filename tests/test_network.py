@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from app.engine.artifact import Artifact
+from app.engine.artifact import Artifact, load_artifact
 from app.engine.network import BUCKETS, ContextNetwork
 from app.engine.sampler import Controls, Sampler
 from app.engine.scorer import Scorer
+from app.settings import SHIPPED_MODELS
+
+SHIPPED = sorted(SHIPPED_MODELS.glob("*.pt"))
+REPO = Path(__file__).resolve().parent.parent
 
 
 def random_contexts(artifact: Artifact, count: int, seed: int) -> torch.Tensor:
@@ -26,6 +37,52 @@ def test_rows_are_identical_in_every_bucket_size(artifact: Artifact) -> None:
             assert torch.equal(network.logits(contexts[start : start + size]), one_bucket[start : start + size])
     assert torch.equal(network.logits(contexts), one_bucket)  # many calls of MAX_CHUNK, and a padded last one
     assert torch.equal(network.logits(contexts[5:1000]), one_bucket[5:1000])
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_models_rows_are_identical_in_every_bucket_size(path: Path) -> None:
+    artifact = load_artifact(path)
+    network = ContextNetwork(artifact.module)
+    contexts = random_contexts(artifact, 600, seed=4)
+    alone = torch.cat([network.logits(contexts[i : i + 1]) for i in range(12)])  # each padded to the smallest bucket
+    for size in BUCKETS:
+        rows = min(size, len(alone))
+        assert torch.equal(network.logits(contexts[:size])[:rows], alone[:rows])
+
+
+# A child process, for MKL reads MKL_CBWR when it loads. It prints whether a plain float32 matmul gives its first
+# rows different bits when computed with 4 rows and with 64 (the rounding that made /next and /score differ), and
+# for each shipped model whether the network's rows are the same in every bucket size.
+BUCKETS_UNDER_MKL = textwrap.dedent(
+    """
+    import json, sys, torch
+    from app.engine.artifact import load_artifact
+    from app.engine.network import BUCKETS, ContextNetwork
+    torch.set_num_threads(1)
+    x, w = torch.rand(64, 200), torch.randn(27, 200)
+    report = {"plain matmul differs": not torch.equal(torch.nn.functional.linear(x[:4], w),
+                                                      torch.nn.functional.linear(x, w)[:4])}
+    for path in sys.argv[1:]:
+        artifact = load_artifact(path)
+        network = ContextNetwork(artifact.module)
+        contexts = torch.randint(0, artifact.vocab_size, (512, artifact.block_size))
+        first = network.logits(contexts[:3])
+        report[path] = all(torch.equal(network.logits(contexts[:size])[:3], first) for size in BUCKETS)
+    print(json.dumps(report))
+    """
+)
+
+
+def test_rows_agree_across_bucket_sizes_even_where_blas_rounds_by_row_count() -> None:
+    if "BLAS_INFO=mkl" not in torch.__config__.show():
+        pytest.skip("torch here does not use MKL: MKL_CBWR cannot make its float32 kernels round by row count")
+    env = {**os.environ, "MKL_CBWR": "COMPATIBLE"}
+    command = [sys.executable, "-c", BUCKETS_UNDER_MKL, *map(str, SHIPPED)]
+    run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=True)
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    if not report.pop("plain matmul differs"):
+        pytest.skip("MKL_CBWR=COMPATIBLE gives 4-row and 64-row matmuls the same bits on this CPU: nothing to resist")
+    assert report == {str(path): True for path in SHIPPED}
 
 
 def test_rows_match_the_artifacts_forward(artifact: Artifact) -> None:

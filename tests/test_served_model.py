@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.model import Int8Linear, ModelConfig, NameMLP, ServedNameMLP
+from training.export import relaid
+from training.model import HiddenBlock, ModelConfig, NameMLP, ServedNameMLP, StackedBlock, tiled_baddbmm
 
 CONFIGS = {
     "lecture": ModelConfig(vocab_size=27, block_size=3, n_embd=10, n_hidden=200),
@@ -92,13 +93,83 @@ def test_int8_layers_stay_close_to_the_trained_model_and_row_independent() -> No
         assert float(divergence.mean()) > 0  # it is int8: not the float32 function exactly
 
 
+def int8_block(inputs: int, outputs: int, members: int, seed: int) -> StackedBlock:
+    torch.manual_seed(seed)
+    blocks = [HiddenBlock(inputs, outputs, layer_norm=False, dropout=0.0) for _ in range(members)]
+    return StackedBlock(blocks, int8=True)
+
+
 def test_an_int8_rows_output_does_not_depend_on_the_rest_of_its_batch() -> None:
-    # Dynamic quantization would scale the inputs by the batch's range; here the scale is fixed.
-    torch.manual_seed(8)
-    linear = Int8Linear(torch.randn(64, 256) / 16, torch.randn(64))
-    x = torch.rand(32, 256)
-    others = torch.cat([x[:8], 0.01 * torch.rand(24, 256)])  # the same first rows among much smaller ones
+    # Dynamic quantization would scale the inputs by the batch's range; here the steps are fixed.
+    block = int8_block(256, 64, members=2, seed=8)
+    x = torch.rand(2, 32, 256)
+    others = torch.cat([x[:, :8], 0.01 * torch.rand(2, 24, 256)], dim=1)  # the same first rows among smaller ones
     with torch.no_grad():
-        assert torch.equal(linear(others)[:8], linear(x)[:8])
-        reference = x[:8] @ linear.packed.unpack()[0].dequantize().T + linear.packed.unpack()[1]
-        assert torch.allclose(linear(x[:8]), reference, atol=0.01)  # within a few rounding steps of the inputs
+        assert torch.equal(block(others)[:, :8], block(x)[:, :8])
+
+
+def test_int8_sums_are_the_exact_integer_products_of_the_rounded_inputs_and_weights() -> None:
+    block = int8_block(1024, 16, members=3, seed=9)  # 1024 inputs, as in the shipped 1024 -> 256 layers
+    x = torch.rand(3, 12, 1024)
+    x[0, 0] = 1.0  # the largest sums the int8 layer can make: every input at its top level, the weights' sign
+    block.weight[0, :, 0] = 127
+    levels = torch.round(x * 127).long()
+    sums = torch.einsum("mbi,mio->mbo", levels, block.weight.long())  # int64: exact, independent of any kernel
+    expected = torch.sigmoid(2 * (block.bias.double() + sums.double() * block.output_scale.double()))
+    for kernels in (True, False):
+        block.use_int8_kernels(kernels)
+        with torch.no_grad():
+            assert torch.allclose(block(x).double(), expected, rtol=0, atol=1e-6)  # float32 rounding of a + sigmoid
+
+
+def test_both_int8_multiplications_give_the_same_bits() -> None:
+    """torch._int_mm (where the CPU has the instructions for its fast kernel) and the float32 product of the same
+    whole numbers (elsewhere): exact integer sums both, so the choice at load time changes no output."""
+    config = ModelConfig(vocab_size=27, block_size=4, n_embd=8, n_hidden=512, n_layers=3, deep_width=64, n_members=2)
+    served = torch.jit.script(ServedNameMLP(trained_like(config, seed=10), int8=True).eval())
+    idx = torch.randint(0, 27, (200, 4))
+    with torch.no_grad():
+        as_exported = served(idx)  # the per-call float32 conversion of the int8 weights
+        served.use_int8_kernels(True)
+        int_mm = served(idx)
+        served.use_int8_kernels(False)
+        float_product = served(idx)
+    assert torch.equal(int_mm, as_exported) and torch.equal(float_product, as_exported)
+
+
+def test_the_int8_layout_holds_plain_int8_tensors_and_calls_no_quantized_op() -> None:
+    served = ServedNameMLP(trained_like(CONFIGS["ensemble-norm"], seed=11), int8=True)
+    tensors = [t for module in served.modules() for t in vars(module).values() if isinstance(t, torch.Tensor)]
+    assert served.deeper[0].weight.dtype == torch.int8
+    assert not any(t.is_quantized for t in tensors)
+    scripted = torch.jit.script(served.eval())
+    graph = str(scripted.inlined_graph)  # forward, every submodule's call inlined
+    assert "aten::_int_mm" in graph and "quantized::" not in graph
+
+
+def test_a_float_rows_output_is_computed_in_four_row_products() -> None:
+    bias, weight = torch.randn(2, 1, 27), torch.randn(2, 200, 27)
+    x = torch.rand(2, 37, 200)  # 37 rows: padded to 40 inside, the padding dropped
+    out = tiled_baddbmm(bias, x, weight)
+    assert out.shape == (2, 37, 27)
+    assert torch.allclose(out, torch.baddbmm(bias, x, weight), atol=1e-5)
+    for m in range(2):  # every row as the one 4-row product it belongs to computes it
+        tile = torch.baddbmm(bias[m], x[m, 36:37].expand(4, 200)[None], weight[m][None])[0, 0]
+        assert torch.equal(out[m, 36], tile)
+
+
+def test_a_float32_served_model_re_laid_from_its_own_tensors_computes_the_same_outputs() -> None:
+    config = CONFIGS["one-member-norm"]
+    served = torch.jit.script(ServedNameMLP(trained_like(config, seed=12)).eval())
+    idx = torch.randint(0, config.vocab_size, (64, config.block_size))
+    again = relaid(served, config, idx)
+    with torch.no_grad():
+        assert torch.equal(again(idx), served(idx))
+        assert torch.equal(again.position_tables(), served.position_tables())
+
+
+def test_an_int8_served_model_is_not_re_laid_without_its_trained_weights() -> None:
+    config = CONFIGS["one-member-norm"]
+    served = torch.jit.script(ServedNameMLP(trained_like(config, seed=13), int8=True).eval())
+    with pytest.raises(ValueError, match="trained weights"):
+        relaid(served, config, torch.zeros((4, config.block_size), dtype=torch.long))

@@ -19,6 +19,7 @@ from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, read_words, reference_split
 from training.evaluate import evaluate_file
+from training.export import served_losses
 
 REPO = Path(__file__).parents[1]
 NAMES = REPO.parent / "shared/data/names.txt"  # ../shared beside the repository, as in CI
@@ -121,3 +122,13 @@ def test_the_evaluate_command_reports_the_same_losses(shipped: Recomputed) -> No
 
 def test_the_shipped_model_meets_the_model_quality_bar(shipped: Recomputed) -> None:
     assert shipped.dev_loss <= MODEL_QUALITY_BAR
+
+
+@pytest.mark.parametrize("name", ["names-mlp", "lecture-mlp"])
+def test_the_recorded_dev_and_test_losses_are_what_the_score_path_gives(name: str) -> None:
+    """meta.json's losses, to their 5 decimals, are what the service's scorer (the /score path) gives today."""
+    path = REPO / "model_artifacts" / f"{name}.pt"
+    split = reference_split(read_words(NAMES))
+    meta = load_artifact(path).meta
+    assert round(served_losses(path, split.dev), 5) == meta["dev_loss"]
+    assert round(served_losses(path, split.test), 5) == meta["test_loss"]

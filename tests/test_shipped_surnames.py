@@ -21,6 +21,7 @@ from app.settings import SHIPPED_MODEL
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, reference_split
 from training.download import SURNAMES_TEXT_SHA256
+from training.export import served_losses
 
 REPO = Path(__file__).parents[1]
 SURNAMES = REPO / "model_artifacts" / "us-surnames.pt"
@@ -58,6 +59,12 @@ def test_the_dev_and_test_losses_in_meta_are_the_recomputed_ones(artifact: Artif
     split = reference_split(words)
     assert scripted_loss(artifact, split.dev) == pytest.approx(artifact.meta["dev_loss"], abs=TOLERANCE)
     assert scripted_loss(artifact, split.test) == pytest.approx(artifact.meta["test_loss"], abs=TOLERANCE)
+
+
+def test_the_recorded_dev_and_test_losses_are_what_the_score_path_gives(artifact: Artifact, words: list[str]) -> None:
+    split = reference_split(words)
+    assert round(served_losses(SURNAMES, split.dev), 5) == artifact.meta["dev_loss"]
+    assert round(served_losses(SURNAMES, split.test), 5) == artifact.meta["test_loss"]
 
 
 def test_it_beats_the_lecture_recipe_and_the_bigram_on_dev(artifact: Artifact, words: list[str]) -> None:

@@ -193,47 +193,67 @@ def _doubled_norm(blocks: list[HiddenBlock]) -> tuple[torch.Tensor, torch.Tensor
     return 2 * torch.stack([n.weight for n in norms]), 2 * torch.stack([n.bias for n in norms])
 
 
-# The quint8 step for sigmoid outputs, which lie in [0, 1]: 7 bits, not 8, because fbgemm's AVX2 kernel adds pairs
-# of u8 x s8 products in int16, which 255 * 127 * 2 would overflow (saturate); 127 * 127 * 2 does not.
-INT8_INPUT_SCALE = 1 / 127
+# BLAS picks its kernel by the number of rows, and kernels for different row counts may round differently (MKL's
+# do for 4 rows against 8 or more under MKL_CBWR=COMPATIBLE), so a context's float32 output could depend on how
+# many contexts share its network call. The float matmuls after the first layer are therefore computed as
+# separate products of 4 rows (the smallest bucket of app/engine/network.py): one shape whatever the batch.
+def tiled_baddbmm(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """bias + x @ weight for each member, (members, B, in) -> (members, B, out), in products of 4 rows (the rows
+    padded to a multiple of 4, the padding dropped from the result)."""
+    members, rows, width = x.shape
+    tiles = (rows + 3) // 4
+    if tiles * 4 != rows:
+        x = F.pad(x, [0, 0, 0, tiles * 4 - rows])
+    if tiles == 1:  # one 4-row product per member: every member in one call
+        return torch.baddbmm(bias, x, weight)[:, :rows]
+    products = [
+        torch.baddbmm(bias[m], x[m].reshape(tiles, 4, width), weight[m].expand(tiles, width, weight.shape[-1]))
+        for m in range(members)
+    ]
+    return torch.stack(products).view(members, tiles * 4, -1)[:, :rows]
 
 
-class Int8Linear(nn.Module):
-    """x W^T + b with W in int8 (one scale per output row) and x rounded to quint8 at a FIXED scale.
+# Sigmoid outputs, in [0, 1], enter the int8 layers as whole multiples of 1/127: 0 .. 127 fits an int8, the type
+# torch._int_mm multiplies. Products of such whole numbers summed in int32 are exact, and so are their float32 sums
+# while every partial sum stays below 2**24, which holds for up to INT8_MAX_INPUTS inputs.
+INT8_INPUT_LEVELS = 127
+INT8_MAX_INPUTS = 2**24 // (127 * 127)
 
-    Dynamic quantization would scale each call's input by its own range, so a row's result would depend on the
-    other rows in its batch; the service needs every context's output independent of its batch (cache, buckets,
-    sampler and scorer agreeing). The inputs here are sigmoids, in [0, 1], so one fixed scale fits them all.
-    """
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
-        super().__init__()
-        scales = (weight.abs().amax(dim=1) / 127).clamp_min(1e-12).double()
-        zero_points = torch.zeros(weight.shape[0], dtype=torch.long)
-        qweight = torch.quantize_per_channel(weight.contiguous(), scales, zero_points, 0, torch.qint8)
-        self.packed = torch.ops.quantized.linear_prepack(qweight, bias.contiguous())
-        self.input_scale = INT8_INPUT_SCALE
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.quantized.linear_with_input_q_dq_qweight_dq_output_fp32(x, self.input_scale, 0, self.packed)
+def int8_columns(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(members, in, out) float32 weights -> the same rounded to int8, each output column scaled so that its
+    largest magnitude is 127, and those (members, 1, out) float32 scales: weight ~ int8 * scale."""
+    scale = (weight.abs().amax(dim=1, keepdim=True) / 127).clamp_min(1e-12)
+    return torch.round(weight / scale).clamp(-127, 127).to(torch.int8), scale
 
 
 class StackedBlock(nn.Module):
-    """A hidden layer after the first, every member at once: one batched matmul (or, in int8, one int8 matmul
-    per member), then norm and sigmoid."""
+    """A hidden layer after the first, every member at once: the matmul (tiled_baddbmm, or in int8 one per member),
+    then norm and sigmoid.
+
+    In int8 the weights have one scale per output column and the inputs are rounded to FIXED levels. Dynamic
+    quantization would scale each call's input by its own range, so a row's result would depend on the other rows
+    in its batch; the service needs every context's output independent of its batch (cache, buckets, sampler and
+    scorer agreeing). The inputs are sigmoids, so one fixed step fits them all. The int32 sums are exact, so the
+    two ways of computing them (use_int8_kernels) give the same bits.
+    """
 
     def __init__(self, blocks: list[HiddenBlock], int8: bool = False) -> None:
         super().__init__()
         weight, bias = _halved_tanh_weights([b.linear for b in blocks])
         scale, shift = _doubled_norm(blocks)
         self.int8 = int8
-        self.int8_linears = (
-            nn.ModuleList(Int8Linear(w.t(), b[0]) for w, b in zip(weight, bias, strict=True))
-            if int8
-            else nn.ModuleList()
-        )
-        self.weight = torch.empty(0) if int8 else weight
-        self.bias = torch.empty(0) if int8 else bias
+        self.weight = weight  # (members, in, out); int8 in int8
+        self.bias = bias
+        self.output_scale = torch.empty(0)  # int8: the input step times each column's scale
+        self.input_levels = float(INT8_INPUT_LEVELS)
+        self.int8_kernels = False  # int8: torch._int_mm, else a float32 product of the same whole numbers
+        self.float_weight = torch.empty(0)  # int8: the weights as float32, once use_int8_kernels(False) made them
+        if int8:
+            if weight.shape[1] > INT8_MAX_INPUTS:
+                raise ValueError(f"an int8 layer takes at most {INT8_MAX_INPUTS} inputs, not {weight.shape[1]}")
+            self.weight, weight_scale = int8_columns(weight)
+            self.output_scale = torch.tensor(1 / INT8_INPUT_LEVELS, dtype=torch.float32) * weight_scale
         self.scale = scale[:, None] if scale.numel() else scale
         self.shift = shift[:, None] if shift.numel() else shift
         self.layer_norm = scale.numel() > 0
@@ -243,15 +263,30 @@ class StackedBlock(nn.Module):
         self.ones = torch.ones(self.width)
         self.zeros = torch.zeros(self.width)
 
+    @torch.jit.export
+    def use_int8_kernels(self, available: bool) -> None:
+        """int8: multiply with torch._int_mm (`available`: the CPU has the instructions of its fast kernel;
+        app/engine/artifact.py decides at load) or in float32, the weights converted once here, not per call."""
+        if self.int8:
+            self.int8_kernels = available
+            self.float_weight = torch.empty(0) if available else self.weight.to(torch.float32)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(members, B, in) sigmoids -> (members, B, out) sigmoids."""
         if self.int8:
-            outs: list[torch.Tensor] = []
-            for member, linear in enumerate(self.int8_linears):
-                outs.append(linear(x[member]))
-            a = torch.stack(outs)
+            if self.int8_kernels:
+                sums = torch.empty((x.shape[0], x.shape[1], self.width), dtype=torch.int32)
+                for m in range(x.shape[0]):  # a member at a time: temporaries of one member's size
+                    levels = (x[m] * self.input_levels).round_()
+                    levels = levels.to(dtype=torch.int8, memory_format=torch.contiguous_format)
+                    torch._int_mm(levels, self.weight[m], out=sums[m])
+                a = sums.to(torch.float32)
+                a = torch.addcmul(self.bias, a, self.output_scale, out=a)
+            else:
+                weight = self.float_weight if self.float_weight.numel() > 0 else self.weight.to(torch.float32)
+                a = torch.addcmul(self.bias, torch.bmm((x * self.input_levels).round_(), weight), self.output_scale)
         else:
-            a = torch.baddbmm(self.bias, x, self.weight)
+            a = tiled_baddbmm(self.bias, x, self.weight)
         if self.layer_norm:
             a = F.layer_norm(a, [self.width], self.ones, self.zeros, self.eps)
             return torch.sigmoid_(torch.addcmul(self.shift, a, self.scale))
@@ -263,8 +298,8 @@ class ServedNameMLP(nn.Module):
 
     At the service's small batches most of the time is per-operator overhead, and tanh is the slowest
     elementwise kernel here, so:
-    - the members' layers are stacked and run as one batched matmul (baddbmm) per layer, the layer norms on the
-      stacked tensor, instead of a chain of small ops per member;
+    - the members' layers are stacked and run as batched matmuls (tiled_baddbmm; int8: StackedBlock), the layer
+      norms on the stacked tensor, instead of a chain of small ops per member;
     - tanh(a) = 2 sigmoid(2a) - 1, the 2 folded into the layer norm's affine and the "2 s - 1" into the next
       layer's weights and bias: one sigmoid where there was a tanh, and no extra op;
     - the first layer always comes from the per-position tables (an embedding_bag sum), in forward too: the
@@ -275,7 +310,7 @@ class ServedNameMLP(nn.Module):
     def __init__(self, model: NameMLP, int8: bool = False) -> None:
         super().__init__()
         members = [m for m in model.members if isinstance(m, MemberMLP)]
-        self.int8 = int8  # the layers after the first in int8 (Int8Linear); the head stays float32
+        self.int8 = int8  # the layers after the first in int8 (StackedBlock); the head stays float32
         self.block_size = model.block_size
         self.n_members = len(members)
         self.n_hidden = model.n_hidden
@@ -313,6 +348,12 @@ class ServedNameMLP(nn.Module):
         return self.tables.clone()
 
     @torch.jit.export
+    def use_int8_kernels(self, available: bool) -> None:
+        """How the int8 layers multiply (StackedBlock.use_int8_kernels); the outputs are the same bits either way."""
+        for block in self.deeper:
+            block.use_int8_kernels(available)  # type: ignore[operator]
+
+    @torch.jit.export
     def logits_from_first_layer(self, pre: torch.Tensor) -> torch.Tensor:
         """(B, n_members * n_hidden) first-layer pre-activations -> (B, vocab_size) mixture log-probabilities."""
         x = pre.view(pre.shape[0], self.n_members, self.n_hidden)
@@ -324,7 +365,7 @@ class ServedNameMLP(nn.Module):
         x = torch.sigmoid_(x).transpose(0, 1)  # (members, B, n_hidden): a strided view, the matmul reads it as is
         for block in self.deeper:
             x = block(x)
-        logits = torch.baddbmm(self.head_bias, x, self.head_weight)  # (members, B, V)
+        logits = tiled_baddbmm(self.head_bias, x, self.head_weight)  # (members, B, V)
         if self.n_members == 1:
             return torch.log_softmax(logits[0], dim=-1)
         return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - self.log_members
