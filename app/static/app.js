@@ -2,13 +2,12 @@
 // what the model expects next (GET /next), show the model (GET /model). Every request names the chosen model.
 // Plain ES modules, no framework, no build step; everything is fetched from this origin.
 
-import {
-  SAMPLE_FIELDS, applySettingsToForm, clearNames, generate, newSeed, setUpNameTools, syncTemperature,
-  watchFieldEdits,
-} from "./generate.js";
+import { clearNames, generate, seedToRepeat, setUpGenerate } from "./generate.js";
 import { loadModel, loadPlots, setUpPlots } from "./model.js";
 import { loadModels, setUpModelPicker, whenModelChanges } from "./models.js";
+import { setUpNameTools } from "./names.js";
 import { expectNext } from "./next.js";
+import { SAMPLE_PARAMS, fillForm, setUpSampleForm } from "./sampleform.js";
 import { clearScore, scoreText, setUpScoring } from "./score.js";
 import { MODEL_PARAM, SCORE_PARAM, state, updateUrl } from "./state.js";
 import { $ } from "./ui.js";
@@ -18,7 +17,9 @@ const SCORE_DEBOUNCE_MS = 250;
 // Another model chosen: what the old one produced goes, and is asked again of the new one (the same
 // settings and seed, the same name), so switching compares the two models.
 function modelChanged(redo) {
-  const hadNames = state.sampleQuery !== null || $("sample-button").disabled || Boolean(redo.names);
+  const asking = $("sample-button").disabled || Boolean(redo.names);
+  const hadNames = state.sampleQuery !== null || asking;
+  const seed = seedToRepeat(asking);
   const hadScore = state.scoredText !== null || Boolean(redo.score);
   clearNames();
   clearScore();
@@ -26,27 +27,16 @@ function modelChanged(redo) {
   loadModel();
   loadPlots();
   expectNext($("score-input").value);
-  if (hadNames) generate();
+  if (hadNames) generate({ seed });
   if (hadScore && $("score-input").value.trim() !== "") scoreText($("score-input").value);
 }
 
 async function init() {
   const params = new URLSearchParams(location.search);
-  state.linkNote = applySettingsToForm(params);
-  $("temperature").addEventListener("input", syncTemperature);
-  $("temperature-slider").addEventListener("input", () => {
-    $("temperature").value = Number($("temperature-slider").value).toFixed(2);
-    $("temperature").dispatchEvent(new Event("input")); // clears a mark left on the number box
-  });
-  $("sample-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    generate();
-  });
-  $("new-seed").addEventListener("click", () => {
-    $("seed").value = String(newSeed());
-    generate();
-  });
-  watchFieldEdits();
+  const link = fillForm(params);
+  state.linkNote = link.note;
+  setUpSampleForm();
+  setUpGenerate();
   setUpNameTools();
   setUpScoring();
   setUpPlots();
@@ -74,8 +64,8 @@ async function init() {
   const shared = params.get(SCORE_PARAM);
   if (shared) $("score-input").value = shared;
   expectNext($("score-input").value);
-  const generating = SAMPLE_FIELDS.some((name) => params.has(name));
-  if (generating) generate();
+  const generating = SAMPLE_PARAMS.some((name) => params.has(name));
+  if (generating) generate({ seed: link.seed });
   if (shared) scoreText(shared);
   // A model the server lacks leaves the link: the URL shows what the page shows.
   if (requested && state.modelName !== requested && !generating && !shared) updateUrl();

@@ -1,81 +1,60 @@
-// The Generate form checked on the page, before any request: the rules of GET /sample that do not depend on
-// the server's settings. Limits that do (n <= max_n, max_length <= max_name_length) come back from the server
-// as a 422 naming the parameter, and are marked on the same field. Every message uses the labels on screen.
+// The Generate form checked on the page, before any request: each control's own rule (its `range` or its
+// `letters`, sampleform.js) and the rules across controls. Limits that depend on the server's settings
+// (n <= max_n, max_length <= max_name_length) come back as a 422 naming the parameter, worded by errors.js
+// with the same phrases and marked on the same field.
 
+import { phrase } from "./errors.js";
+import { SAMPLE_CONTROLS } from "./sampleform.js";
 import { modelVocab } from "./state.js";
 import { $, fieldLabel } from "./ui.js";
+import { unreadable } from "./vocab.js";
 
-const MAX_SEED = 2n ** 64n - 1n;
 const WHOLE = /^\d+$/;
 
-function number(id) {
-  const input = $(id);
-  return { raw: input.value.trim(), bad: Boolean(input.validity && input.validity.badInput), label: fieldLabel(id) };
-}
-
-function wholeNumber(id, { min, max, optional, hint }) {
-  const { raw, bad, label } = number(id);
-  if (raw === "" && !bad) return optional ? null : `${label} is empty: enter ${hint}.`;
-  if (bad || !WHOLE.test(raw)) return `${label} must be ${hint}.`;
-  const value = BigInt(raw);
-  if (value < BigInt(min) || (max !== undefined && value > BigInt(max))) return `${label} must be ${hint}.`;
-  return null;
-}
-
-function decimal(id, { above, atMost, hint }) {
-  const { raw, bad, label } = number(id);
-  if (raw === "" && !bad) return null;
+function outOfRange({ param, range, required, must }) {
+  const input = $(param);
+  const raw = input.value.trim();
+  const bad = Boolean(input.validity && input.validity.badInput); // "1e" or "abc": the box shows it, value is ""
+  const label = fieldLabel(param);
+  if (raw === "" && !bad) return required ? `${label} is empty: enter ${must}.` : null;
+  if (range.whole) {
+    if (bad || !WHOLE.test(raw)) return phrase.mustBe(label, must);
+    const value = BigInt(raw); // a seed may pass 2^53
+    const tooBig = range.max !== undefined && value > BigInt(range.max);
+    return value < BigInt(range.min) || tooBig ? phrase.mustBe(label, must) : null;
+  }
   const value = Number(raw);
-  if (bad || !Number.isFinite(value) || value <= above || (atMost !== undefined && value > atMost)) {
-    return `${label} must be ${hint}.`;
-  }
-  return null;
+  const tooBig = range.atMost !== undefined && value > range.atMost;
+  return bad || !Number.isFinite(value) || value <= range.above || tooBig ? phrase.mustBe(label, must) : null;
 }
 
-// The prefix as the server will use it: stripped, lower-cased when the vocabulary has no upper case.
-function normalisedPrefix() {
-  const raw = $("prefix").value.trim();
+function unknownLetters({ param }) {
   const vocab = modelVocab();
-  if (!vocab) return { text: raw, unknown: [] };
-  const text = vocab.every((c) => c === c.toLowerCase()) ? raw.toLowerCase() : raw;
-  const known = new Set(vocab);
-  return { text, unknown: [...new Set([...text].filter((c) => !known.has(c)))], vocab };
+  const unknown = vocab ? unreadable($(param).value, vocab) : [];
+  return unknown.length ? phrase.outside(fieldLabel(param), unknown, vocab) : null;
 }
 
-function describeVocab(vocab) {
-  const letters = vocab.join("");
-  return letters === "abcdefghijklmnopqrstuvwxyz" ? "the letters a to z" : `these characters: ${letters}`;
-}
-
-// [{field, message}] for every field that is wrong, in the order of the form.
+// [{field, message}] for every field that is wrong.
 export function checkSampleForm() {
-  const problems = [];
-  const add = (field, message) => { if (message) problems.push({ field, message }); };
-  add("n", wholeNumber("n", { min: 1, hint: "a whole number, 1 or more" }));
-  add("temperature", decimal("temperature", { above: 0, hint: "a number above 0, such as 0.8" }));
-  add("seed", wholeNumber("seed", {
-    min: 0, max: MAX_SEED, optional: true, hint: `a whole number from 0 to ${MAX_SEED}, or empty for a random one`,
-  }));
-  const prefix = normalisedPrefix();
-  if (prefix.unknown.length) {
-    const shown = prefix.unknown.map((c) => (c === " " ? "a space" : `“${c}”`)).join(", ");
-    add("prefix", `${fieldLabel("prefix")} can only use ${describeVocab(prefix.vocab)}, not ${shown}.`);
+  const problems = new Map(); // param -> message: one per field
+  for (const control of SAMPLE_CONTROLS) {
+    const message = control.range ? outOfRange(control) : control.letters ? unknownLetters(control) : null;
+    if (message) problems.set(control.param, message);
   }
-  const lengthHint = "a whole number, 1 or more, or empty for any";
-  const minError = wholeNumber("min_length", { min: 1, optional: true, hint: lengthHint });
-  const maxError = wholeNumber("max_length", { min: 1, optional: true, hint: lengthHint });
-  const minLength = $("min_length").value.trim();
-  const maxLength = $("max_length").value.trim();
-  if (!minError && !maxError && minLength !== "" && maxLength !== "" && Number(minLength) > Number(maxLength)) {
-    add("min_length", `${fieldLabel("min_length")} (${minLength}) can't be more than ${fieldLabel("max_length")} (${maxLength}).`);
-  } else {
-    add("min_length", minError);
+  // Across fields, once each is fine on its own. Lengths count characters as the server does (code points,
+  // after trimming and NFC; its folds keep the length).
+  const value = (param) => $(param).value.trim();
+  const label = fieldLabel;
+  const [minLength, maxLength] = [value("min_length"), value("max_length")];
+  const fine = (param) => !problems.has(param) && value(param) !== "";
+  if (fine("min_length") && fine("max_length") && Number(minLength) > Number(maxLength)) {
+    problems.set("min_length", phrase.moreThan(label("min_length"), minLength, label("max_length"), maxLength));
   }
-  add("max_length", maxError);
-  if (!maxError && maxLength !== "" && !prefix.unknown.length && prefix.text.length > Number(maxLength)) {
-    add("prefix", `${fieldLabel("prefix")} (“${prefix.text}”, ${prefix.text.length} letters) is longer than ${fieldLabel("max_length")} (${maxLength}).`);
+  for (const param of ["prefix", "suffix", "contains"]) { // each is part of the name, so no longer than it
+    const length = [...value(param).normalize("NFC")].length;
+    if (fine("max_length") && !problems.has(param) && length > Number(maxLength)) {
+      problems.set(param, phrase.longerThan(label(param), length, label("max_length"), maxLength));
+    }
   }
-  add("top_k", wholeNumber("top_k", { min: 1, max: 1_000_000, optional: true, hint: "a whole number from 1 to 1000000, or empty for off" }));
-  add("top_p", decimal("top_p", { above: 0, atMost: 1, hint: "a number above 0 and at most 1, or empty for off" }));
-  return problems;
+  return [...problems].map(([field, message]) => ({ field, message }));
 }

@@ -1,291 +1,159 @@
-// Generate: the form, its query-string twin, GET /sample, the list of names and what can be done with them.
+// Generate: GET /sample for the form's settings, the names it answers, and the seed they came from.
+//
+// Pressing Generate again gives new names: unless a seed is typed in the Seed box, none is sent and the server
+// picks one. The seed of the names shown is beside the button, where "Same seed again" asks for it once more,
+// and in the URL, so a link reproduces the names. Only the latest request is answered on screen: starting
+// another aborts the one in flight, and the button is disabled while one is.
 
 import { checkSampleForm } from "./checks.js";
+import { UNREACHABLE, noteText, problemsOf } from "./errors.js";
 import { modelVanished, unknownModel } from "./models.js";
-import { modelParam, state, updateUrl } from "./state.js";
-import { scoreText } from "./score.js";
+import { removeNames, renderNames } from "./names.js";
 import {
-  $, apiProblems, capitalise, clearField, copyText, download, focusField, humanise, markField, reveal, scrollBehaviour,
-  showError,
-} from "./ui.js";
+  SAMPLE_CONTROLS, SAMPLE_FIELDS, SAMPLE_PARAMS, clearFormProblems, readForm, showFormProblems,
+} from "./sampleform.js";
+import { modelParam, state, updateUrl } from "./state.js";
+import { $, fieldLabel, reveal, scrollBehaviour } from "./ui.js";
 
-// The /sample query parameters the form offers, in URL order; each is the id of its form control.
-export const SAMPLE_FIELDS = [
-  "n", "temperature", "seed", "prefix", "min_length", "max_length", "top_k", "top_p", "novel_only", "unique",
-];
-const CHECKBOXES = new Set(["novel_only", "unique"]); // sent as "true" when ticked, left out otherwise
-const ADVANCED_FIELDS = new Set(["min_length", "max_length", "top_k", "top_p", "novel_only", "unique"]);
+let inFlight = null; // the AbortController of the request whose answer will be shown
+let askedSeed = null; // the seed the latest request was given to use once, if any
 
-// The request's query: the chosen model, then the form's settings.
-function settingsFromForm() {
+// The seed of the names shown, as sent or as the server picked it; null when none are shown.
+export function shownSeed() {
+  return new URLSearchParams(state.sampleQuery || "").get("seed");
+}
+
+// The seed to ask the next model with: that of the names shown, or, when they were still being asked for (in
+// flight, or refused because their model is gone: `asking`), the seed that request was given, if any.
+export function seedToRepeat(asking) {
+  return asking || inFlight ? askedSeed : shownSeed();
+}
+
+// The query: the model, then the settings in the form's order, the seed among them.
+function query(settings, seed) {
   const params = new URLSearchParams(modelParam());
-  for (const name of SAMPLE_FIELDS) {
-    const input = $(name);
-    if (CHECKBOXES.has(name)) {
-      if (input.checked) params.set(name, "true");
-    } else if (input.value.trim() !== "") {
-      params.set(name, input.value.trim());
-    }
+  for (const param of SAMPLE_PARAMS) {
+    const value = param === "seed" && seed !== null ? seed : settings.get(param);
+    if (value !== null) params.set(param, value);
   }
   return params;
 }
 
-// Fill the form from a shared link. Returns a note naming any value a number box could not hold (the browser
-// empties it), so nothing from the link is dropped without saying so.
-export function applySettingsToForm(params) {
-  let advanced = false;
-  const dropped = [];
-  for (const name of SAMPLE_FIELDS) {
-    if (!params.has(name)) continue;
-    const input = $(name);
-    const value = params.get(name);
-    if (CHECKBOXES.has(name)) {
-      input.checked = ["true", "1", "yes", "on"].includes(value.toLowerCase());
-    } else {
-      input.value = value;
-      if (value.trim() !== "" && input.value === "") dropped.push(`${name}=${value}`);
-    }
-    if (ADVANCED_FIELDS.has(name)) advanced = true;
+// The settings that narrow what may come back, as labelled on screen: "Starts with “zz”, No repeats".
+function constraints(params) {
+  const shown = [];
+  for (const { param, kind } of SAMPLE_CONTROLS) {
+    if (["n", "temperature", "seed"].includes(param) || !params.has(param)) continue;
+    const label = fieldLabel(param);
+    const value = params.get(param);
+    shown.push(kind === "checkbox" ? label : kind === "text" ? `${label} “${value}”` : `${label} ${value}`);
   }
-  if (advanced) $("more-settings").open = true;
-  syncTemperature();
-  return dropped.length ? `Ignored ${humanise(dropped.join(", "), SAMPLE_FIELDS)} from the link: not a number.` : "";
+  return shown;
 }
 
-// The slider covers the useful range; the number box holds the exact value (any the API accepts), so a
-// shared link with temperature=3 is kept as 3 rather than clamped to the slider's end.
-export function syncTemperature() {
-  const value = Number($("temperature").value);
-  if ($("temperature").value !== "" && Number.isFinite(value)) $("temperature-slider").value = String(value);
-}
-
-export function newSeed() {
-  const buffer = new Uint32Array(1);
-  crypto.getRandomValues(buffer);
-  return buffer[0] >>> 1; // 0 .. 2^31-1
+// How names chosen among more candidates were chosen: the closest to a name, or resampled to the model's odds.
+function howDrawn(data, returned) {
+  const said = [];
+  const drawn = typeof data.drawn === "number" ? data.drawn.toLocaleString("en-US") : null;
+  const like = data.params && data.params.similar_to;
+  if (returned && like && drawn) {
+    said.push(`${returned === 1 ? "The closest" : `The ${returned} closest`} to “${like}” of ${drawn} drawn.`);
+  }
+  const size = data.effective_sample_size;
+  if (returned && typeof size === "number" && drawn) {
+    said.push(`Chosen from ${drawn} drawn in proportion to the model's own odds `
+      + `(worth about ${Math.round(size).toLocaleString("en-US")} independent draws).`);
+  }
+  return said;
 }
 
 // A one-line summary; says plainly when fewer names than asked came back, and anything the server changed.
-function sampleSummary(data) {
+function sampleSummary(data, params) {
   const returned = data.names.length;
   const requested = typeof data.requested === "number" ? data.requested : returned;
   const parts = [];
   let warn = false;
-  let named = false; // the model that made them is said
   if (state.linkNote) {
     warn = true;
     parts.push(state.linkNote);
     state.linkNote = ""; // said once, for the first generation from the link
   }
-  if (data.complete === false || returned < requested) {
+  if (returned < requested) {
     warn = true;
-    parts.push(data.message
-      ? `${capitalise(humanise(data.message, SAMPLE_FIELDS))}.`.replace(/\.\.$/, ".")
-      : `Found ${returned} of ${requested} names that fit these settings.`);
+    const narrowing = constraints(params);
+    const found = returned ? `Found only ${returned} of ${requested} names` : "Found no names";
+    const tried = typeof data.drawn === "number" ? ` among ${data.drawn.toLocaleString("en-US")} drawn` : "";
+    parts.push(`${found} that fit these settings`
+      + `${narrowing.length ? ` (${narrowing.join(", ")})` : ""}${tried}: loosen them, or ask for fewer.`);
   } else {
     const novel = (data.samples || []).filter((s) => s.novel).length;
     const from = data.model ? ` from ${data.model}` : "";
-    named = Boolean(data.model);
     parts.push(`${returned} ${returned === 1 ? "name" : "names"}${from}, ${novel} of them new.`);
   }
+  parts.push(...howDrawn(data, returned));
   for (const note of data.notes || []) {
-    warn = true;
-    parts.push(capitalise(humanise(note, SAMPLE_FIELDS)));
+    const text = noteText(note, SAMPLE_FIELDS);
+    if (text) {
+      warn = true;
+      parts.push(text);
+    }
   }
-  if (data.model && !named) parts.push(`Model: ${data.model}.`);
   return { text: parts.join(" "), warn };
 }
 
-// Form errors: every bad field marked (aria-invalid, its message below it), the first one focused, and a
-// summary above the names. The names already shown stay, with their link: nothing was generated.
-function showFormProblems(problems) {
-  const ordered = [...problems].sort((a, b) => SAMPLE_FIELDS.indexOf(a.field) - SAMPLE_FIELDS.indexOf(b.field));
-  for (const { field, message } of ordered) if (field) markField(field, message);
-  const kept = state.samples.length ? " The names below are from your previous settings." : "";
-  const lines = [...new Set(ordered.map((p) => p.message))];
-  showError($("sample-error"), `Nothing generated. ${lines.join("\n")}${kept}`);
-  const first = ordered.find((p) => p.field);
-  if (first) focusField(first.field);
-  else reveal($("sample-error"), "center");
+function showSeed(seed) {
+  $("shown-seed").textContent = seed || "";
+  $("seed-line").hidden = !seed;
 }
 
-function clearFormProblems() {
-  for (const name of SAMPLE_FIELDS) clearField(name);
-  showError($("sample-error"), "");
-}
-
-// A field's mark goes as soon as it is edited; the summary stays until the next Generate.
-export function watchFieldEdits() {
-  for (const name of SAMPLE_FIELDS) {
-    $(name).addEventListener(CHECKBOXES.has(name) ? "change" : "input", () => {
-      if ($(name).getAttribute("aria-invalid") === "true") clearField(name);
-    });
-  }
-}
-
-function copyIcon() {
-  return $("copy-icon").content.firstElementChild.cloneNode(true);
-}
-
-function say(message) {
-  const status = $("copy-status");
-  status.textContent = message;
-  clearTimeout(say.timer);
-  say.timer = setTimeout(() => { status.textContent = ""; }, 4000);
-}
-
-async function copyOne(name) {
-  say(await copyText(name) ? `Copied “${name}”.` : `Could not copy: select “${name}” and copy it by hand.`);
-}
-
-// Lay each card over as many columns as its name needs to sit on one line; only a name wider than the whole
-// list wraps (between any letters: it has no spaces).
-export function fitNames() {
-  const items = [...$("names").children];
-  for (const item of items) item.classList.remove("span-2", "span-all", "wraps");
-  for (const item of items) {
-    const text = item.querySelector(".name-text");
-    if (text.scrollWidth <= text.clientWidth) continue;
-    item.classList.add("span-2");
-    if (text.scrollWidth <= text.clientWidth) continue;
-    item.classList.replace("span-2", "span-all");
-    if (text.scrollWidth > text.clientWidth) item.classList.add("wraps");
-  }
-}
-
-function renderNames(data) {
-  const list = $("names");
-  list.replaceChildren();
-  const samples = Array.isArray(data.samples) && data.samples.length === data.names.length
-    ? data.samples
-    : data.names.map((name) => ({ name }));
-  state.samples = samples;
-  state.samplesModel = data.model || null;
-  list.dataset.model = data.model || "";
-  for (const sample of samples) {
-    const item = document.createElement("li");
-    item.setAttribute("data-testid", "name");
-    item.dataset.name = sample.name;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "name-button";
-    button.setAttribute("aria-pressed", String(sample.name === state.scoredText));
-    button.setAttribute("aria-describedby", "names-hint");
-    const text = document.createElement("span");
-    text.className = "name-text";
-    text.textContent = sample.name || "(empty)";
-    const meta = document.createElement("span");
-    meta.className = "name-meta";
-    if (typeof sample.novel === "boolean") {
-      const badge = document.createElement("span");
-      badge.className = `badge ${sample.novel ? "new" : "known"}`;
-      badge.textContent = sample.novel ? "new" : "known";
-      badge.title = sample.novel ? "Invented: not in the training data" : "Already in the training data";
-      item.dataset.novel = String(sample.novel);
-      meta.append(badge);
-    }
-    if (typeof sample.log_prob === "number") {
-      const logProb = document.createElement("span");
-      logProb.className = "logprob";
-      logProb.textContent = `log p ${sample.log_prob.toFixed(1).replace("-", "−")}`;
-      logProb.title = "Log-probability of the whole name, end token included (nats)";
-      meta.append(logProb);
-    }
-    button.append(text, meta);
-    button.addEventListener("click", () => {
-      $("score-input").value = sample.name;
-      scoreText(sample.name, { reveal: true, from: button });
-    });
-    const copy = document.createElement("button");
-    copy.type = "button";
-    copy.className = "copy-one";
-    copy.setAttribute("aria-label", `Copy ${sample.name}`);
-    copy.title = "Copy this name";
-    copy.append(copyIcon());
-    copy.addEventListener("click", () => copyOne(sample.name));
-    item.append(button, copy);
-    list.append(item);
-  }
-  fitNames();
-  $("names-empty").hidden = true; // the status line now says how many came back, zero included
-  $("names-legend").hidden = !samples.some((s) => typeof s.novel === "boolean");
-  $("names-tools").hidden = samples.length === 0;
-}
-
-function csvField(value) {
-  const text = value === undefined || value === null ? "" : String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-export function namesCsv(samples) {
-  const rows = [["name", "novel", "log_prob", "model"]];
-  for (const s of samples) rows.push([s.name, s.novel ?? "", s.log_prob ?? "", state.samplesModel ?? ""]);
-  return `${rows.map((row) => row.map(csvField).join(",")).join("\r\n")}\r\n`;
-}
-
-export function setUpNameTools() {
-  $("copy-all").addEventListener("click", async () => {
-    const names = state.samples.map((s) => s.name);
-    say(await copyText(`${names.join("\n")}\n`)
-      ? `Copied ${names.length} ${names.length === 1 ? "name" : "names"}, one per line.`
-      : "Could not copy: your browser refused. Try Download CSV.");
-  });
-  $("download-csv").addEventListener("click", () => {
-    const seed = new URLSearchParams(state.sampleQuery || "").get("seed");
-    download(`namegen${seed ? `-seed-${seed}` : ""}.csv`, namesCsv(state.samples), "text/csv;charset=utf-8");
-    say(`Downloaded ${state.samples.length} names as CSV.`);
-  });
-  $("copy-link").addEventListener("click", async () => {
-    say(await copyText(location.href) ? "Link copied: it opens these names and this score." : "Copy the address bar to share.");
-  });
-  // Re-fit when the list's width changes (a phone turned, a window resized), a frame later: never in the loop.
-  let width = 0;
-  new ResizeObserver((entries) => {
-    const now = Math.round(entries[0].contentRect.width);
-    if (now !== width) {
-      width = now;
-      requestAnimationFrame(fitNames);
-    }
-  }).observe($("names"));
+function busy() {
+  $("sample-button").disabled = true;
+  $("sample-button").textContent = "Generating…";
+  $("names").setAttribute("aria-busy", "true");
 }
 
 function idle() {
+  inFlight = null;
   $("sample-button").disabled = false;
   $("sample-button").textContent = "Generate";
   $("names").setAttribute("aria-busy", "false");
 }
 
+function stopAsking() {
+  state.sampleSeq++;
+  inFlight?.abort(); // the server stops working on it too
+  idle();
+}
+
 // The model changed: the names shown (or on their way) are another model's, so they go.
 export function clearNames() {
-  state.sampleSeq++;
-  idle();
+  stopAsking();
   state.sampleQuery = null;
-  state.samples = [];
-  state.samplesModel = null;
-  $("names").replaceChildren();
-  delete $("names").dataset.model;
-  $("names-empty").hidden = false;
-  $("names-legend").hidden = true;
-  $("names-tools").hidden = true;
+  removeNames();
+  showSeed(null);
   $("sample-status").className = "status";
   $("sample-status").textContent = "";
 }
 
-export async function generate() {
-  const seq = ++state.sampleSeq;
+// Names for the form's settings. `seed`: one chosen by a click ("Same seed again"), a link or a model switch,
+// sent with this request only; without it, the Seed box's (a typed seed sticks) or none.
+export async function generate({ seed = null } = {}) {
+  stopAsking();
+  const seq = state.sampleSeq;
   clearFormProblems();
   const problems = checkSampleForm();
   if (problems.length) {
     showFormProblems(problems);
     return;
   }
-  const params = settingsFromForm();
-  const button = $("sample-button");
-  button.disabled = true;
-  button.textContent = "Generating…";
-  $("names").setAttribute("aria-busy", "true");
+  const params = query(readForm(), seed);
+  inFlight = new AbortController();
+  askedSeed = seed;
+  busy();
   try {
-    const response = await fetch(`/sample?${params}`, { headers: { Accept: "application/json" } });
+    const response = await fetch(`/sample?${params}`, {
+      headers: { Accept: "application/json" }, signal: inFlight.signal,
+    });
     if (seq !== state.sampleSeq) return;
     if (!response.ok) {
       const gone = await unknownModel(response);
@@ -293,25 +161,22 @@ export async function generate() {
         modelVanished(gone, { names: true });
         return;
       }
-      const serverProblems = await apiProblems(response, SAMPLE_FIELDS);
-      if (seq !== state.sampleSeq) return;
-      showFormProblems(serverProblems);
+      const serverProblems = await problemsOf(response, SAMPLE_FIELDS);
+      if (seq === state.sampleSeq) showFormProblems(serverProblems);
       return;
     }
     const data = await response.json();
     if (seq !== state.sampleSeq) return;
-    // Pin the seed the server picked, so the URL reproduces exactly these names. A seed the user gave stays
-    // as typed: it may exceed 2^53, which a JavaScript number cannot hold exactly (server-picked ones never do).
-    if (!params.has("seed") && data.seed !== undefined && data.seed !== null) {
-      $("seed").value = String(data.seed);
-      params.set("seed", String(data.seed));
-    }
+    // A seed sent is kept as sent: it may pass 2^53, beyond a JavaScript number (the server's picks never do).
+    const picked = data.seed === undefined || data.seed === null ? null : String(data.seed);
+    const shown = query(params, params.get("seed") ?? picked);
     renderNames(data);
-    const summary = sampleSummary(data);
+    const summary = sampleSummary(data, params);
     const status = $("sample-status");
     status.className = summary.warn ? "status warn" : "status";
     status.textContent = summary.text;
-    state.sampleQuery = params.toString();
+    state.sampleQuery = shown.toString();
+    showSeed(shown.get("seed"));
     updateUrl();
     // The status line and the first names in view (on a phone they start below the fold).
     const first = $("names").firstElementChild;
@@ -320,9 +185,17 @@ export async function generate() {
     } else {
       reveal(status);
     }
-  } catch (error) {
-    if (seq === state.sampleSeq) showError($("sample-error"), `Could not reach the server: ${error.message}`);
+  } catch {
+    if (seq === state.sampleSeq) showFormProblems([{ field: null, message: UNREACHABLE }]);
   } finally {
     if (seq === state.sampleSeq) idle();
   }
+}
+
+export function setUpGenerate() {
+  $("sample-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    generate();
+  });
+  $("same-again").addEventListener("click", () => generate({ seed: shownSeed() }));
 }

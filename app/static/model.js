@@ -2,7 +2,8 @@
 
 import { modelVanished, unknownModel } from "./models.js";
 import { modelParam, state } from "./state.js";
-import { $, apiProblems, fmt, showError } from "./ui.js";
+import { UNREACHABLE, problemsOf } from "./errors.js";
+import { $, fmt, showError } from "./ui.js";
 
 let modelSeq = 0;
 let plotSeq = 0;
@@ -65,9 +66,9 @@ export async function loadModel() {
         modelVanished(gone);
         return;
       }
-      const problems = await apiProblems(response, []);
+      const problems = await problemsOf(response);
       if (seq !== modelSeq) return;
-      showError($("model-error"), `Could not load the model's details: ${problems.map((p) => p.message).join(" ")}`);
+      showError($("model-error"), `Could not load the model's details. ${problems.map((p) => p.message).join(" ")}`);
       $("model-facts").replaceChildren();
       return;
     }
@@ -76,8 +77,8 @@ export async function loadModel() {
     state.model = meta;
     $("model-name").textContent = meta.name || state.modelName || "";
     renderModel(meta);
-  } catch (error) {
-    if (seq === modelSeq) showError($("model-error"), `Could not load the model's details: ${error.message}`);
+  } catch {
+    if (seq === modelSeq) showError($("model-error"), `Could not load the model's details. ${UNREACHABLE}`);
   }
 }
 

@@ -2,8 +2,9 @@
 // A model the server does not have (a stale link, a server restarted with other files) is said so plainly,
 // and the page falls back to the server's default model.
 
+import { modelGone, unknownModelInLink } from "./errors.js";
 import { state } from "./state.js";
-import { $, capitalise, showError } from "./ui.js";
+import { $, showError } from "./ui.js";
 
 let changed = () => {};
 
@@ -19,27 +20,16 @@ function compact(count) {
   return count.toLocaleString("en-US");
 }
 
-function datasetName(info) {
-  return info.dataset && typeof info.dataset.name === "string" ? info.dataset.name : "";
-}
-
-// "us-surnames — surnames, dev loss 2.301": the name, then what tells the models apart: the data they were
-// trained on (when that differs between them) and how well they fit held-out names.
-function optionText(info, models) {
-  const hints = [];
-  const data = datasetName(info);
-  if (data && new Set(models.map(datasetName)).size > 1) hints.push(data.replace(/\.(txt|csv|tsv)$/i, ""));
-  if (typeof info.dev_loss === "number") hints.push(`dev loss ${info.dev_loss.toFixed(3)}`);
-  return hints.length ? `${info.name} — ${hints.join(", ")}` : info.name;
-}
-
+// Below the picker, what tells the models apart: the data each was trained on, how well it fits names it
+// never saw, its size. The picker itself names the model once, so the name fits whole on a phone.
 function describe(info) {
   const parts = [];
   if (info.name === state.defaultModel) parts.push("The default");
-  if (typeof info.parameters === "number") parts.push(`${compact(info.parameters)} parameters`);
-  if (typeof info.block_size === "number") parts.push(`looks back ${info.block_size} characters`);
   const data = info.dataset || {};
   if (typeof data.words === "number") parts.push(`trained on ${compact(data.words)} words${data.name ? ` of ${data.name}` : ""}`);
+  if (typeof info.dev_loss === "number") parts.push(`dev loss ${info.dev_loss.toFixed(3)}`);
+  if (typeof info.parameters === "number") parts.push(`${compact(info.parameters)} parameters`);
+  if (typeof info.block_size === "number") parts.push(`looks back ${info.block_size} characters`);
   return parts.length ? `${parts.join(" · ")}.` : "";
 }
 
@@ -78,7 +68,7 @@ export async function loadModels(requested) {
   state.defaultModel = models.some((m) => m.name === body.default)
     ? body.default
     : (models.find((m) => m.default) || models[0]).name;
-  select.replaceChildren(...models.map((m) => new Option(optionText(m, models), m.name)));
+  select.replaceChildren(...models.map((m) => new Option(m.name, m.name)));
   select.disabled = false;
   if (requested && models.some((m) => m.name === requested)) {
     state.modelPinned = true;
@@ -87,8 +77,7 @@ export async function loadModels(requested) {
   }
   choose(state.defaultModel);
   if (requested) {
-    showModelNotice(`Unknown model “${requested}” in the link: this server has ${models.map((m) => m.name).join(", ")}. `
-      + `Showing ${state.defaultModel}, the default, instead.`);
+    showModelNotice(unknownModelInLink(requested, models.map((m) => m.name), state.defaultModel));
   }
 }
 
@@ -118,7 +107,6 @@ export async function unknownModel(response) {
 export async function modelVanished(body, redo = {}) {
   const gone = state.modelName;
   await loadModels(null);
-  const now = state.modelName ? ` Showing ${state.modelName} instead.` : "";
-  showModelNotice(`${capitalise(body.detail.replace(/\.$/, ""))}.${now}`);
+  showModelNotice(modelGone(gone, body.models, state.modelName));
   if (state.modelName !== gone) changed(redo);
 }

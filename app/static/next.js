@@ -2,13 +2,16 @@
 // bar chart that follows the typing. Each answer is for one (model, text); an answer to an older question is
 // dropped, so a slow earlier reply never overwrites a newer one.
 
+import { UNREACHABLE, problemsOf } from "./errors.js";
 import { modelVanished, unknownModel } from "./models.js";
 import { modelInfo, modelParam, modelVocab, state } from "./state.js";
-import { $, apiProblems } from "./ui.js";
+import { $ } from "./ui.js";
+import { shownChar, unreadable } from "./vocab.js";
 
 const TOP = 8;
 const DEBOUNCE_MS = 120;
 const MAX_PREFIX = 256; // GET /next's limit on prefix
+const NEXT_FIELDS = { prefix: { id: "score-input" } }; // /next's prefix is the text in the "Name" box
 
 let seq = 0;
 let timer = null;
@@ -19,27 +22,6 @@ export function percentText(prob) {
   const percent = prob * 100;
   if (percent < 0.05) return "<0.1%";
   return `${percent >= 9.95 ? percent.toFixed(0) : percent.toFixed(1)}%`;
-}
-
-function withoutAccents(char) {
-  const base = char.normalize("NFD").replace(/\p{M}/gu, "");
-  return [...base].length === 1 ? base : char;
-}
-
-// The characters of `text` the server cannot read, after its own clean-up (app/engine/textrules.py: trim,
-// NFC, then case and accent folds into the vocabulary). Checked here so a typo costs no failed request.
-function unreadable(text, vocab) {
-  const allowed = new Set(vocab);
-  const letters = vocab.filter((c) => c.toLowerCase() !== c.toUpperCase());
-  const lower = letters.length > 0 && letters.every((c) => c === c.toLowerCase());
-  const upper = letters.length > 0 && letters.every((c) => c === c.toUpperCase());
-  const recase = (c) => (lower ? c.toLowerCase() : upper ? c.toUpperCase() : c);
-  const readable = (c) => [c, recase(c), withoutAccents(c), recase(withoutAccents(c))].some((f) => allowed.has(f));
-  return [...new Set([...text.trim().normalize("NFC")].filter((c) => !readable(c)))];
-}
-
-function shownChar(c) {
-  return c === " " ? "a space" : `“${c}”`;
 }
 
 function label(char, endToken) {
@@ -127,19 +109,17 @@ async function ask(text, key) {
         modelVanished(gone);
         return;
       }
-      const problems = await apiProblems(response, []);
+      const problems = await problemsOf(response, NEXT_FIELDS);
       if (mine !== seq) return;
-      showMessage(response.status === 422
-        ? "No chart: the model cannot read this name."
-        : `No chart right now. ${problems.map((p) => p.message).join(" ")}`);
+      showMessage(`No chart. ${problems.map((p) => p.message).join(" ")}`);
       return;
     }
     const data = await response.json();
     if (mine === seq) render(data);
-  } catch (error) {
+  } catch {
     if (mine === seq) {
       asked = null;
-      showMessage(`No chart: could not reach the server (${error.message}).`);
+      showMessage(`No chart. ${UNREACHABLE}`);
     }
   } finally {
     if (mine === seq) chart.setAttribute("aria-busy", "false");

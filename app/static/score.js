@@ -3,10 +3,12 @@
 import { modelVanished, unknownModel } from "./models.js";
 import { expectNext } from "./next.js";
 import { modelInfo, modelParam, modelVocab, state, updateUrl } from "./state.js";
-import { $, apiProblems, fmt, scrollBehaviour, showError } from "./ui.js";
+import { UNREACHABLE, problemsOf } from "./errors.js";
+import { $, fmt, scrollBehaviour, showError } from "./ui.js";
 
 const HEAT_MAX_LOSS = 5; // nats; losses above this get the hottest colour
-const SCORE_FIELDS = ["text"]; // the /score body parameter, shown as the "Name" box (id score-input)
+const TYPE_A_NAME = "Type a name to score.";
+const SCORE_FIELDS = { text: { id: "score-input", empty: TYPE_A_NAME } }; // /score's body, the "Name" box
 
 function heatColour(loss) {
   // Green (expected) through yellow to red (surprising); light tones so dark text stays readable.
@@ -111,12 +113,12 @@ export function markScoredName(text) {
   }
 }
 
-function scoreFailed(message, field) {
+function scoreFailed(message, aboutTheName) {
   showError($("score-error"), message);
   $("score-error").classList.remove("note");
   $("score-result").hidden = true;
   $("back-to-names").hidden = true;
-  if (field) $("score-input").setAttribute("aria-invalid", "true");
+  if (aboutTheName) $("score-input").setAttribute("aria-invalid", "true");
   state.scoredText = null;
   markScoredName(null);
 }
@@ -128,7 +130,7 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
   $("score-input").removeAttribute("aria-invalid");
   expectNext(rawText);
   if (rawText.trim() === "") {
-    scoreFailed("Type a name to score.", "text");
+    scoreFailed(TYPE_A_NAME, true);
     return;
   }
   try {
@@ -144,9 +146,9 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
         modelVanished(gone, { score: true });
         return;
       }
-      const problems = await apiProblems(response, SCORE_FIELDS);
+      const problems = await problemsOf(response, SCORE_FIELDS);
       if (seq !== state.scoreSeq) return;
-      scoreFailed(problems.map((p) => p.message).join("\n"), problems.find((p) => p.field)?.field);
+      scoreFailed(problems.map((p) => p.message).join("\n"), problems.some((p) => p.field));
       return;
     }
     const data = await response.json();
@@ -164,8 +166,8 @@ export async function scoreText(rawText, { reveal: bringIntoView = false, from =
     // Scrolled away from the list to show the score: offer the way back to the name.
     const scrolled = bringIntoView && revealScore();
     $("back-to-names").hidden = !(from && scrolled);
-  } catch (error) {
-    if (seq === state.scoreSeq) showError($("score-error"), `Could not reach the server: ${error.message}`);
+  } catch {
+    if (seq === state.scoreSeq) scoreFailed(UNREACHABLE, false);
   }
 }
 

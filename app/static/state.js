@@ -12,7 +12,7 @@ export const state = {
   modelPinned: false, // the link or the user named a model: the URL keeps it even with nothing shown
   model: null, // GET /model of the chosen model, for the model panel
   sampleQuery: null, // the query string of the names shown, model included
-  samples: [], // the names shown: [{name, novel, log_prob}]
+  samples: [], // the names shown: GET /sample's samples, [{name, novel, log_prob, constrained_log_prob, distance}]
   samplesModel: null, // the model that produced them
   scoredText: null,
   scoredFrom: null, // the name button that asked for the current score, if any
