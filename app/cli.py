@@ -32,10 +32,24 @@ TRAINING_COMMANDS = {
 }
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: an argument it does not know is its own error, shown with its own usage (argparse
+    would hand it up to `namegen`, whose usage says nothing of the subcommand's options)."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return parsed, unknown
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="namegen", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    # No abbreviations anywhere: `--n` must not quietly mean --novel-only.
+    parser = argparse.ArgumentParser(prog="namegen", description=__doc__, allow_abbrev=False)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
+    common = CommandParser(add_help=False, allow_abbrev=False)  # the options every model command shares
     common.add_argument(
         "--model",
         metavar="NAME|PATH",
@@ -44,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--json", action="store_true", help="print exactly what the HTTP API returns")
 
-    sample = commands.add_parser("sample", parents=[common], help="invent names (like GET /sample)")
+    sample = commands.add_parser("sample", parents=[common], help="invent names (like GET /sample)", allow_abbrev=False)
     sample.add_argument("-n", type=int, default=10, help="how many names (default 10)")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--seed", type=int, help="same seed and options -> same names as GET /sample")
@@ -55,15 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--max-length", type=int)
     sample.add_argument("--novel-only", action="store_true", help="only names not in the training data")
     sample.add_argument("--unique", action="store_true", help="no name twice")
+    sample.add_argument("--suffix", default="", help="every name ends with it")
+    sample.add_argument("--contains", default="", help="every name contains it")
+    sample.add_argument("--excludes", default="", metavar="LETTERS", help="letters that never appear")
+    sample.add_argument("--pattern", metavar="REGEX", help="a regular expression the whole name matches")
+    sample.add_argument("--similar-to", metavar="WORD", help="the names closest to WORD, closest first")
+    sample.add_argument(
+        "--exact", action="store_true", help="the model's distribution conditioned on the constraints (slower)"
+    )
 
-    score = commands.add_parser("score", parents=[common], help="per-character loss of texts (like POST /score)")
+    score = commands.add_parser(
+        "score", parents=[common], help="per-character loss of texts (like POST /score)", allow_abbrev=False
+    )
     score.add_argument("texts", nargs="+", metavar="TEXT")
 
-    after = commands.add_parser("next", parents=[common], help="what the model expects after a prefix (like GET /next)")
+    after = commands.add_parser(
+        "next", parents=[common], help="what the model expects after a prefix (like GET /next)", allow_abbrev=False
+    )
     after.add_argument("--prefix", default="", help="the beginning of a name (default: none, the first letter)")
     after.add_argument("--top", type=int, help="at most this many characters (default: all)")
 
-    commands.add_parser("serve", help="run the HTTP service (same as `python -m app.serve`)")
+    commands.add_parser("serve", help="run the HTTP service (same as `python -m app.serve`)", allow_abbrev=False)
     for name, (module, summary) in TRAINING_COMMANDS.items():
         # Listed here for `namegen --help`; main() hands their arguments to the module before this parser runs.
         commands.add_parser(name, help=f"{summary} (= python -m {module})", add_help=False)
@@ -142,6 +168,12 @@ def run(args: argparse.Namespace) -> int:
             max_length=args.max_length,
             novel_only=args.novel_only,
             unique=args.unique,
+            suffix=args.suffix,
+            contains=args.contains,
+            excludes=args.excludes,
+            pattern=args.pattern,
+            similar_to=args.similar_to,
+            exact=args.exact,
         )  # validated before the model loads: a typo fails fast
         result = Engine(load_artifact(chosen_model_file(settings, args.model)), settings).sample_now(query.to_spec())
         print_sample(result, args.json)
@@ -163,6 +195,8 @@ def print_sample(result: dict[str, Any], as_json: bool) -> None:
     for sample in result["samples"]:
         print(sample["name"])
     print(f"# seed {result['seed']}", file=sys.stderr)
+    if result["params"]["similar_to"] is not None or result["params"]["exact"]:
+        print(f"# chosen among {result['drawn']} names drawn", file=sys.stderr)
     for note in result["notes"]:
         print(f"# note: {note}", file=sys.stderr)
     if not result["complete"]:

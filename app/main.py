@@ -15,7 +15,8 @@ from app.limits import BodySizeLimitMiddleware, FullQueueMiddleware
 from app.logs import configure_app_logging
 from app.methods import HeadAsGetMiddleware
 from app.observability import ObservabilityMiddleware
-from app.routers import health, metrics_route, model_info, next_chars, page, sample, score
+from app.routers import docs, health, metrics_route, model_info, next_chars, page, sample, score
+from app.security import SecurityHeadersMiddleware
 from app.settings import Settings, get_settings
 
 
@@ -29,8 +30,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         stop_service(app)
 
-    # FastAPIOffline serves /docs and /redoc with their scripts bundled, not from a CDN: works offline.
+    # FastAPIOffline serves the scripts of /docs and /redoc, bundled, not from a CDN: works offline. The pages
+    # themselves come from app.routers.docs, with a Content-Security-Policy.
     app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
         title="namegen",
         version="0.1.0",
         description="Invented, name-like names from a character-level MLP language model, and a score of how "
@@ -43,11 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.draining = False
     install_error_handlers(app)
-    routers = (health, model_info, metrics_route, sample, score, next_chars, page)
+    routers = (health, model_info, metrics_route, sample, score, next_chars, page, docs)
     for module in routers:
         app.include_router(module.router)
-    # Added innermost first: a request meets CORS, then observability (id, log, metrics), the body caps, the
-    # early refusal of large bodies while the work queue is full, and HEAD served as GET.
+    # Added innermost first: a request meets the security headers, CORS, then observability (id, log, metrics),
+    # the body caps, the early refusal of large bodies while the work queue is full, and HEAD served as GET.
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(FullQueueMiddleware)
     app.add_middleware(
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-Request-ID"],
             expose_headers=["X-Request-ID"],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

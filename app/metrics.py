@@ -54,7 +54,8 @@ NETWORK_SECONDS = Counter(
 )
 CONNECTIONS_CLOSED = Counter(
     "namegen_connections_refused",
-    "Connections the server closed for a bound: head_size, head_time, body_time, send_time, idle, connections",
+    "Connections the server closed for a bound: head_size, head_time, body_time, send_time, idle, connections, "
+    "malformed",
     ["reason"],
 )
 QUEUED_WORK = Gauge(

@@ -1,10 +1,12 @@
-"""Per-request observability: request id, JSON access log, Prometheus metrics, and the last-resort 500.
+"""Per-request observability: request id, JSON access log, Prometheus metrics, the last-resort 500, and the
+503 of a request the server cut off as it shut down.
 
 A pure ASGI middleware (no BaseHTTPMiddleware) so streamed bodies and responses pass through untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import time
@@ -52,6 +54,10 @@ def internal_error_body(request_id: str) -> bytes:
     return orjson.dumps({"detail": "internal server error", "request_id": request_id})
 
 
+SHUTDOWN_DETAIL = "the server shut down before this request was done; retry (another instance may answer)"
+RETRY_AFTER_SECONDS = 1
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,17 +81,27 @@ class ObservabilityMiddleware:
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
+        async def answer(status_code: int, body: bytes, *extra: tuple[bytes, bytes]) -> None:
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+            await send_with_id({"type": "http.response.start", "status": status_code, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still running when its graceful shutdown timeout ends. The task ends
+            # here with the API's answer, not with uvicorn's text/plain 500: a cancelled request task has
+            # nothing left to clean up, so swallowing its cancellation is safe.
+            if response_started:
+                raise
+            retry_after = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
+            await answer(503, orjson.dumps({"detail": SHUTDOWN_DETAIL}), retry_after, (b"connection", b"close"))
         except Exception:
             # Should never happen (the API fuzz run checks); log it in full, tell the client nothing internal.
             error_log.exception("unhandled error", extra={"fields": self._request_fields(scope)})
             if response_started:
                 raise
-            body = internal_error_body(request_id)
-            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-            await send_with_id({"type": "http.response.start", "status": 500, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await answer(500, internal_error_body(request_id))
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.engine.jobs import MAX_SEED, SampleSpec
+from app.engine.jobs import MAX_POOL, MAX_SEED, MIN_POOL, POOL_PER_NAME, SampleSpec
+from app.engine.patterns import MAX_PATTERN_LENGTH
 
 
 class Problem(BaseModel):
@@ -86,8 +87,8 @@ class SampleQuery(BaseModel):
     )
     prefix: str = Field(
         "",
-        max_length=256,
-        description="every name starts with these characters (normalized like /score text)",
+        description="every name starts with these characters, normalized like /score text; as sent, at most "
+        "128 characters and 256 UTF-8 bytes (4 and 8 × max_name_length)",
         examples=["ka"],
     )
     min_length: int = Field(
@@ -101,6 +102,35 @@ class SampleQuery(BaseModel):
     )
     novel_only: bool = Field(False, description="only names that are not in the model's training data")
     unique: bool = Field(False, description="no name twice in one response")
+    suffix: str = Field("", description="every name ends with these characters; read like prefix", examples=["son"])
+    contains: str = Field("", description="every name contains these characters; read like prefix", examples=["ell"])
+    excludes: str = Field(
+        "",
+        description="letters that never appear in a name, e.g. 'qxz'; read like prefix, at most 4 × the alphabet's "
+        "size as sent",
+        examples=["qxz"],
+    )
+    pattern: str | None = Field(
+        None,
+        description=f"a regular expression (Python syntax, at most {MAX_PATTERN_LENGTH} characters) the whole name "
+        "must match, over the model's characters, used as sent (no case folding: `(?i)` ignores case); not "
+        "supported: backreferences, lookaround, anchors other than a leading ^ and a trailing $ (implicit anyway), "
+        "atomic groups, possessive quantifiers, conditionals",
+        examples=["[aeiou][a-z]*[aeiou]"],
+    )
+    similar_to: str | None = Field(
+        None,
+        description=f"a word: {POOL_PER_NAME} × n candidates are drawn (at least {MIN_POOL}, at most {MAX_POOL} or "
+        "n) and the n closest to it by Damerau-Levenshtein distance returned, closest first (ties in the order "
+        "drawn); read like prefix",
+        examples=["maria"],
+    )
+    exact: bool = Field(
+        False,
+        description="sample the model's distribution conditioned on the constraints rather than the guided one: "
+        "as many guided draws as similar_to draws, resampled in proportion to p/q (importance resampling); not with "
+        "top_k or top_p",
+    )
 
     def to_spec(self) -> SampleSpec:
         return SampleSpec(**self.model_dump(exclude={"model"}))
@@ -115,7 +145,15 @@ class Sample(BaseModel):
         description="ln p(name, end token included) under the model at temperature 1 "
         "without truncation: equals -total_loss from /score"
     )
+    constrained_log_prob: float = Field(
+        description="ln of the probability that the sampler, as asked, draws this name after the prefix: "
+        "temperature, top_k and top_p, and with suffix, contains, excludes, pattern or exact each step drawn only "
+        "among the characters from which every constraint can still be met, each weighted by an estimate of how "
+        "likely they then are met (guided masking), renormalized; log_prob minus the prefix's for a plain "
+        "temperature-1 request"
+    )
     novel: bool = Field(description="true when the name is not in the training data")
+    distance: int | None = Field(description="Damerau-Levenshtein distance to similar_to; null without it")
 
 
 class SampleResponse(BaseModel):
@@ -127,14 +165,28 @@ class SampleResponse(BaseModel):
                     "names": ["kaylen", "kasia"],
                     "seed": 42,
                     "samples": [
-                        {"name": "kaylen", "log_prob": -9.71, "novel": True},
-                        {"name": "kasia", "log_prob": -8.02, "novel": False},
+                        {
+                            "name": "kaylen",
+                            "log_prob": -9.71,
+                            "constrained_log_prob": -5.02,
+                            "novel": True,
+                            "distance": None,
+                        },
+                        {
+                            "name": "kasia",
+                            "log_prob": -8.02,
+                            "constrained_log_prob": -3.33,
+                            "novel": False,
+                            "distance": None,
+                        },
                     ],
                     "requested": 2,
                     "returned": 2,
                     "complete": True,
                     "message": None,
                     "attempts": 1,
+                    "drawn": 2,
+                    "effective_sample_size": None,
                     "params": {
                         "n": 2,
                         "temperature": 1.0,
@@ -146,6 +198,12 @@ class SampleResponse(BaseModel):
                         "max_length": 32,
                         "novel_only": False,
                         "unique": False,
+                        "suffix": "",
+                        "contains": "",
+                        "excludes": "",
+                        "pattern": None,
+                        "similar_to": None,
+                        "exact": False,
                     },
                     "notes": [],
                 }
@@ -162,6 +220,11 @@ class SampleResponse(BaseModel):
     complete: bool = Field(description="returned == requested")
     message: str | None = Field(description="why fewer names came back; null when complete")
     attempts: int = Field(description="sampling rounds used (at most the max_attempts setting)")
+    drawn: int = Field(description="names drawn in all rounds (with similar_to or exact: the candidates)")
+    effective_sample_size: float | None = Field(
+        description="exact: (Σw)² / Σw² of the candidates' importance weights, how many of the drawn the "
+        "resampling really uses (the closer to drawn, the closer guided sampling was already); null without exact"
+    )
     params: dict[str, Any] = Field(
         description="the parameters actually used (normalized prefix, picked seed, effective max_length)"
     )
@@ -176,7 +239,8 @@ class ScoreRequest(BaseModel):
     model: ModelName = None
     text: str = Field(
         description="stripped, Unicode-NFC, and each character outside the vocabulary folded in where a simple "
-        "fold (case, accents) maps it; what no fold maps is a 422"
+        "fold (case, accents) maps it; what no fold maps is a 422. As sent, at most 256 characters and 512 "
+        "UTF-8 bytes (4 and 8 × max_text_length): longer is a 422, unread"
     )
 
 
@@ -253,8 +317,7 @@ class NextQuery(BaseModel):
     model: ModelName = None
     prefix: str = Field(
         "",
-        max_length=256,
-        description="the beginning of a name, normalized like /score text; empty: the first character",
+        description="the beginning of a name, normalized and capped like /score text; empty: the first character",
         examples=["em"],
     )
     top: int | None = Field(None, ge=1, le=1000, description="at most this many characters; omitted: all")

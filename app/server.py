@@ -11,7 +11,8 @@ arrive, before the app sees a request, and each refusal is one JSON line with `C
 - a body not complete `body_timeout_seconds` after its head: 408;
 - no request started `keep_alive_seconds` after the connection opened or its last response: closed;
 - a connection beyond `max_connections`: 503 with Retry-After, closed at once;
-- a response the client does not read for `send_timeout_seconds`: dropped, the connection aborted.
+- a response the client does not read for `send_timeout_seconds`: dropped, the connection aborted;
+- bytes that are not HTTP: 400 (uvicorn's own answer is text/plain).
 
 `python -m app.serve` passes this class to uvicorn as its HTTP protocol.
 """
@@ -102,15 +103,23 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().timeout_keep_alive_handler()
 
     def data_received(self, data: bytes) -> None:
-        if self.transport.is_closing():
-            return
-        if self.in_head:
-            self.head_bytes += len(data)
-        super().data_received(data)
-        # Still in the head after parsing what came: everything received is head (a chunk that completed the
-        # head set in_head False in on_headers_complete), and the parser holds it, so refuse before it grows.
-        if self.in_head and self.head_bytes > self.max_header_bytes and not self.transport.is_closing():
-            self.refuse(431, f"request head is larger than the {self.max_header_bytes}-byte limit", "head_size")
+        """Feed the parser no more of a head than the limit: a head the parser has not seen end after the
+        limit's worth of bytes is refused, whatever the size of the reads that brought it.
+
+        The rest (bodies) goes in pieces of the same size, so a pipelined head that starts inside a piece has
+        less than the limit's worth of bytes there uncounted: it too is held to at most twice the limit."""
+        while data and not self.transport.is_closing():
+            size = self.max_header_bytes - self.head_bytes if self.in_head else self.max_header_bytes
+            piece, data = data[:size], data[size:]
+            if self.in_head:
+                self.head_bytes += len(piece)
+            super().data_received(piece)
+            if self.in_head and self.head_bytes >= self.max_header_bytes and not self.transport.is_closing():
+                self.refuse(431, f"request head is larger than the {self.max_header_bytes}-byte limit", "head_size")
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, in the one JSON shape (its own is text/plain)."""
+        self.refuse(400, "invalid HTTP request: it could not be parsed", "malformed")
 
     # -- parser callbacks -----------------------------------------------------------------------------------
 
@@ -164,6 +173,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             b"content-type: application/json\r\n",
             b"content-length: " + str(len(body)).encode() + b"\r\n",
             b"connection: close\r\n",
+            b"x-content-type-options: nosniff\r\n",
         ]
         if status == 503:
             head.append(b"retry-after: " + str(RETRY_AFTER_SECONDS).encode() + b"\r\n")

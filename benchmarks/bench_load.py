@@ -8,16 +8,19 @@ Exits 1 when a bar is missed.
     python benchmarks/bench_load.py [--seconds 60] [--connections 64] [--workers 1]
 
 With --hostile the same mix runs while hostile clients attack the server on loopback, all at once and for the
-same --seconds (issue #11): endless headers (connections sending a huge header slowly, never finishing), silent
-sockets (nothing at all, half a request line, or a body shorter than its Content-Length), huge batches
-(/score/batch of 1000 texts of 64 characters, several at a time) and abandoned heavy samples (a slow /sample whose
-client leaves after 1 s). It prints, beside the mix: each hostile kind's outcomes (status codes, resets, closes,
-timeouts), the latency of small requests (/score emma and /sample?n=10, p50/p99), and the server's RSS and open
-file descriptors every few seconds. Every hostile client is bounded in connections and time. The memory,
-error and determinism bars do not apply; it exits 1 only when some answer is a 5xx other than 503 (or the bench
-itself fails).
+same --seconds (issues #11, #20): endless headers (connections sending a huge header slowly, never finishing),
+silent sockets (nothing at all, half a request line, or a body shorter than its Content-Length), huge batches
+(/score/batch of 1000 texts of 64 characters, several at a time), abandoned heavy samples (a slow /sample whose
+client leaves after 1 s), the normalization attack (a MiB of combining marks in reverse canonical order to /score
+and /score/batch, and a batch of 1000 such texts at the raw cap) and the fold flood (a MiB of "É" to /score, and
+1000 texts of 256 "É"). It prints, beside the mix: each hostile kind's outcomes (status codes, resets, closes,
+timeouts, time to the answer), the latency of small requests (/score emma, /sample?n=10 and /healthz, p50/p99),
+and the server's RSS and open file descriptors every few seconds. Every hostile client is bounded in
+connections and time. The memory, error and determinism bars do not apply; it exits 1 only when some answer is
+a 5xx other than 503 (or the bench itself fails).
 
     python benchmarks/bench_load.py --hostile [--seconds 60] [--silent 800] [--header-floods 18]
+    python benchmarks/bench_load.py --hostile --silent 0 --header-floods 0 --batches 0 --abandoned 0  # #20 only
 
 The load generator is asyncio + httpx in this process, so on a small machine it competes with the server for
 CPU: throughput is a floor, not the server's ceiling.
@@ -163,6 +166,13 @@ def main() -> int:
     hostile.add_argument("--header-floods", type=int, default=18, help="endless-header connections (default 18)")
     hostile.add_argument("--batches", type=int, default=8, help="concurrent huge /score/batch clients (default 8)")
     hostile.add_argument("--abandoned", type=int, default=8, help="abandoned heavy-sample clients (default 8)")
+    hostile.add_argument(
+        "--normalization", type=int, default=4, help="clients posting reordered combining marks (default 4)"
+    )
+    hostile.add_argument("--fold-floods", type=int, default=8, help="clients posting a MiB of 'É' (default 8)")
+    hostile.add_argument(
+        "--calm", type=float, default=10.0, help="seconds of the mix alone before the attack, the probe's baseline"
+    )
     args = parser.parse_args()
     if args.hostile:
         from hostile import run_hostile  # the attackers live in their own module

@@ -1,6 +1,8 @@
-"""The hostile clients of `bench_load.py --hostile` (issue #11): endless headers, silent sockets, huge batches
-and abandoned heavy samples, run against a server while the normal mix runs, with a probe timing small
-requests and a monitor reading the server's RSS and open file descriptors. Every client is bounded in
+"""The hostile clients of `bench_load.py --hostile` (issues #11, #20): endless headers, silent sockets, huge
+batches, abandoned heavy samples, the normalization attack (combining marks in reverse canonical order, which
+Unicode normalization sorts in quadratic time) and the fold flood (text that every character of must be folded
+into the vocabulary), run against a server while the normal mix runs, with a probe timing small requests and
+/healthz and a monitor reading the server's RSS and open file descriptors. Every client is bounded in
 connections and time.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import random
@@ -29,6 +32,30 @@ from prometheus_client.parser import text_string_to_metric_families
 HEAVY_SAMPLE = "/sample?n=1000&min_length=32&max_length=32&temperature=1000"
 HUGE_BATCH = {"texts": ["".join(random.Random(i).choices("abcdefghijklmnopqrstuvwxyz", k=64)) for i in range(1000)]}
 HEADER_CHUNK = b"a" * 65536
+MIB = 1_048_576  # the shipped body cap
+
+
+def json_body(payload: object) -> bytes:
+    """UTF-8 JSON, the characters as they are (not \\u-escaped): as many of them as the body cap allows."""
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def reordered_marks(chars: int) -> str:
+    """Combining marks in reverse canonical order (class 230, then 220): NFC must sort all of them."""
+    return "\u0301" * (chars // 2) + "\u0316" * (chars - chars // 2)
+
+
+# The bodies each attacker posts in turn: the text in one 1 MiB /score, the same in a batch, and a full batch
+# of texts at the raw cap (4 × 64 characters, 8 × 64 bytes): the most text the server still reads.
+NORMALIZATION_ATTACK = {
+    "1 MiB /score": ("/score", json_body({"text": reordered_marks((MIB - 16) // 2)})),
+    "1 MiB /score/batch": ("/score/batch", json_body({"texts": [reordered_marks((MIB - 16) // 2)]})),
+    "1000 texts at the cap": ("/score/batch", json_body({"texts": [reordered_marks(256)] * 1000})),
+}
+FOLD_FLOOD = {
+    "1 MiB of É /score": ("/score", json_body({"text": "É" * ((MIB - 16) // 2)})),
+    "1000 texts at the cap": ("/score/batch", json_body({"texts": ["É" * 256] * 1000})),
+}
 HEADER_GOAL = 40 * 1024 * 1024  # bytes of header one endless-header connection tries to send
 HEADER_PAUSE = 0.05  # seconds between its chunks: about 1.3 MB/s each, slow but never finishing
 ABANDON_AFTER = 1.0  # seconds a heavy-sample client waits before it leaves
@@ -47,6 +74,7 @@ class Hostile:
     close_seconds: dict[str, list[float]] = field(default_factory=dict)  # kind -> time to the server's close
     opened: Counter[str] = field(default_factory=Counter)
     small: dict[str, list[float]] = field(default_factory=dict)  # small request -> latencies of its answers
+    answered: dict[str, list[float]] = field(default_factory=dict)  # attack body -> seconds to any answer
     small_outcomes: dict[str, Counter[str]] = field(default_factory=dict)
     readings: list[tuple[float, int, int]] = field(default_factory=list)  # (seconds into the run, RSS KiB, FDs)
 
@@ -212,6 +240,22 @@ async def abandoned_sample_client(port: int, stop_at: float, hostile: Hostile) -
             await close_writer(writer)
 
 
+async def text_attack_client(
+    client: httpx.AsyncClient, kind: str, bodies: dict[str, tuple[str, bytes]], stop_at: float, hostile: Hostile
+) -> None:
+    """Post each body in turn until the run ends, recording each answer's status and how long it took."""
+    while time.monotonic() < stop_at:
+        for label, (path, body) in bodies.items():
+            started = time.perf_counter()
+            try:
+                response = await client.post(path, content=body, headers={"Content-Type": "application/json"})
+                outcome = str(response.status_code)
+            except httpx.HTTPError as exc:
+                outcome = type(exc).__name__
+            hostile.count(f"{kind}: {label}", outcome)
+            hostile.answered.setdefault(f"{kind}: {label}", []).append(time.perf_counter() - started)
+
+
 async def requests_until(
     stop_at: float, call: Callable[[], Awaitable[httpx.Response]], record: Callable[[str, float], None], pause: float
 ) -> None:
@@ -274,7 +318,19 @@ async def attack(base_url: str, port: int, stop_at: float, args: argparse.Namesp
             asyncio.ensure_future(silent_client(port, index % 3, stop_at, hostile, delay=index * SILENT_SPREAD))
             for index in range(args.silent)
         ]
-        await finish(tasks, stop_at, hostile)
+        text_limits = httpx.Limits(max_connections=args.normalization + args.fold_floods)
+        async with httpx.AsyncClient(base_url=base_url, timeout=600, limits=text_limits) as text_client:
+            tasks += [
+                asyncio.ensure_future(
+                    text_attack_client(text_client, "normalization", NORMALIZATION_ATTACK, stop_at, hostile)
+                )
+                for _ in range(args.normalization)
+            ]
+            tasks += [
+                asyncio.ensure_future(text_attack_client(text_client, "fold flood", FOLD_FLOOD, stop_at, hostile))
+                for _ in range(args.fold_floods)
+            ]
+            await finish(tasks, stop_at, hostile)
     return hostile
 
 
@@ -291,6 +347,9 @@ async def probe(base_url: str, pid: int, started: float, stop_at: float) -> Host
             asyncio.ensure_future(requests_until(
                 stop_at, lambda: client.get("/sample", params={"n": 10}),
                 outcome_recorder(hostile.small_outcomes, hostile.small, "GET /sample?n=10"), 0.25)),
+            asyncio.ensure_future(requests_until(
+                stop_at, lambda: client.get("/healthz"),
+                outcome_recorder(hostile.small_outcomes, hostile.small, "GET /healthz"), 0.25)),
         ]  # fmt: skip
         await finish(tasks, stop_at, hostile)
     return hostile
@@ -318,6 +377,8 @@ def merge(parts: list[Hostile]) -> Hostile:
             merged.close_seconds.setdefault(kind, []).extend(values)
         for kind, values in part.small.items():
             merged.small.setdefault(kind, []).extend(values)
+        for kind, values in part.answered.items():
+            merged.answered.setdefault(kind, []).extend(values)
         merged.opened.update(part.opened)
         merged.readings += part.readings
     return merged
@@ -359,18 +420,27 @@ def latency_line(values: list[float]) -> str:
             f"max {max(values) * 1000:.0f} ms")  # fmt: skip
 
 
-def print_hostile(hostile: Hostile, args: argparse.Namespace) -> None:
+def print_hostile(hostile: Hostile, calm: Hostile, args: argparse.Namespace) -> None:
     print(f"hostile      {args.header_floods} endless headers, {args.silent} silent sockets, {args.batches} huge "
-          f"batch clients, {args.abandoned} abandoned heavy samples, all at once")  # fmt: skip
+          f"batch clients, {args.abandoned} abandoned heavy samples, {args.normalization} normalization attackers, "
+          f"{args.fold_floods} fold floods, all at once")  # fmt: skip
     for kind in sorted(hostile.outcomes):
         outcomes = ", ".join(f"{outcome} ×{n}" for outcome, n in hostile.outcomes[kind].most_common())
         opened = f"{hostile.opened[kind]} connections; " if hostile.opened[kind] else ""
         closes = hostile.close_seconds.get(kind, [])
         closed = f"; closed by the server after p50 {percentile(closes, 0.5):.1f} s" if closes else ""
-        print(f"  {kind:<30} {opened}{outcomes}{closed}")
-    for label in ("POST /score emma", "GET /sample?n=10"):
+        answers = hostile.answered.get(kind, [])
+        answered = f"; answered in {latency_line(answers)}" if answers else ""
+        print(f"  {kind:<30} {opened}{outcomes}{closed}{answered}")
+    for label in ("POST /score emma", "GET /sample?n=10", "GET /healthz"):
         outcomes = ", ".join(f"{o} ×{n}" for o, n in hostile.small_outcomes.get(label, Counter()).most_common())
-        print(f"small        {label:<18} {latency_line(hostile.small.get(label, []))}  ({outcomes})")
+        attacked, before = hostile.small.get(label, []), calm.small.get(label, [])
+        ratios = ""
+        if attacked and before:
+            ratios = (f"; {percentile(attacked, 0.5) / percentile(before, 0.5):.1f}× and "
+                      f"{percentile(attacked, 0.99) / percentile(before, 0.99):.1f}× the mix alone's")  # fmt: skip
+        print(f"small        {label:<18} {latency_line(attacked)}  ({outcomes}){ratios}")
+        print(f"  mix alone  {label:<18} {latency_line(before)}  ({args.calm:.0f} s before the attack)")
     print("server RSS   " + "  ".join(f"{t:.0f}s {kib / 1024:.0f}" for t, kib, _ in hostile.readings) + " MiB"
           f"  (last reading: {QUIET_PAUSE:.0f} s after every client finished)")  # fmt: skip
     print("server FDs   " + "  ".join(f"{t:.0f}s {fds}" for t, _, fds in hostile.readings))
@@ -379,6 +449,41 @@ def print_hostile(hostile: Hostile, args: argparse.Namespace) -> None:
 def server_errors(kinds: Counter[str]) -> dict[str, int]:
     """Outcomes that are a 5xx other than 503 (the only failure hostile mode reports)."""
     return {k: n for k, n in kinds.items() if any(p.startswith("5") and p != "503" and p.isdigit() for p in k.split())}
+
+
+Role = tuple[Callable[..., Coroutine[Any, Any, Hostile]], tuple[Any, ...]]  # a child's coroutine and its arguments
+
+
+def in_children(
+    roles: list[Role], base_url: str, connections: int, seconds: float, tally: Tally
+) -> tuple[list[Hostile], list[str]]:
+    """Run each role in a forked child while the normal mix runs here for `seconds`; what each child saw, and
+    what went wrong with any."""
+    stop_at = time.monotonic() + seconds
+    context = multiprocessing.get_context("fork")  # forked before any event loop runs here
+    children = []
+    for role, role_args in roles:
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=child_main, args=(role, sender, *role_args), daemon=True)
+        process.start()
+        sender.close()
+        children.append((role.__name__, process, receiver))
+    asyncio.run(load(base_url, connections, seconds, tally))  # the normal mix, in this process
+    parts: list[Hostile] = []
+    problems: list[str] = []
+    for name, process, receiver in children:
+        if receiver.poll(max(0.0, stop_at - time.monotonic()) + GRACE + 15):
+            result = receiver.recv()
+            if isinstance(result, Hostile):
+                parts.append(result)
+            else:
+                problems.append(f"{name} crashed: {result}")
+        else:
+            problems.append(f"{name} did not finish")
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+    return parts, problems
 
 
 def run_hostile(args: argparse.Namespace) -> int:
@@ -391,34 +496,20 @@ def run_hostile(args: argparse.Namespace) -> int:
     base_url = f"http://127.0.0.1:{port}"
     server = start_server(port, args.workers)
     tally = Tally()
-    parts: list[Hostile] = []
-    problems: list[str] = []
     try:
         asyncio.run(load(base_url, args.connections, args.warmup, Tally()))
+        # The baseline: the probe under the normal mix alone, for the ratios printed beside the attack's figures.
+        calm_at = time.monotonic()
+        calm: list[Role] = [(probe, (base_url, server.pid, calm_at, calm_at + args.calm))]
+        calm_parts, problems = in_children(calm, base_url, args.connections, args.calm, Tally())
         started = time.monotonic()  # CLOCK_MONOTONIC: the same clock in the child processes
         stop_at = started + args.seconds
-        context = multiprocessing.get_context("fork")  # forked before any event loop runs here
-        children = []
-        for role, role_args in ((attack, (base_url, port, stop_at, args)), (probe, (base_url, server.pid, started,
-                                                                                      stop_at))):  # fmt: skip
-            receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=child_main, args=(role, sender, *role_args), daemon=True)
-            process.start()
-            sender.close()
-            children.append((role.__name__, process, receiver))
-        asyncio.run(load(base_url, args.connections, args.seconds, tally))  # the normal mix, in this process
-        for name, process, receiver in children:
-            if receiver.poll(max(0.0, stop_at - time.monotonic()) + GRACE + 15):
-                result = receiver.recv()
-                if isinstance(result, Hostile):
-                    parts.append(result)
-                else:
-                    problems.append(f"{name} crashed: {result}")
-            else:
-                problems.append(f"{name} did not finish")
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
+        roles: list[Role] = [
+            (attack, (base_url, port, stop_at, args)),
+            (probe, (base_url, server.pid, started, stop_at)),
+        ]
+        parts, attack_problems = in_children(roles, base_url, args.connections, args.seconds, tally)
+        problems += attack_problems
         elapsed = time.monotonic() - started
         alive = server.poll() is None
         counted = server_counters(base_url) if alive else "(server gone)"
@@ -440,7 +531,7 @@ def run_hostile(args: argparse.Namespace) -> int:
         print(f"latency      {latency_line(tally.latencies)}")
     kinds = ", ".join(f"{kind}: {count}" for kind, count in sorted(tally.error_kinds.items()))
     print(f"errors       {tally.errors}{'  ' + kinds if kinds else ''}")
-    print_hostile(hostile, args)
+    print_hostile(hostile, merge(calm_parts), args)
     bad = server_errors(Counter(tally.error_kinds) + hostile.statuses())
     print(f"server says  {counted}")
     print(f"server       {'alive' if alive else 'DIED'} at the end")

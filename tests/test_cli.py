@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from app.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, main
 from app.engine.artifact import Artifact
+from app.engine.textrules import Normalized, TextRules
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -121,7 +122,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str], monkeypatc
             [
                 "--data DATA words: UTF-8, one item per line (default: ../shared/data/names.txt)",
                 "--budget-minutes BUDGET_MINUTES no trial starts after this (default: 30.0)",
-                "--mode {grid,random} how settings are chosen (default: random)",
+                "--mode {tpe,grid,random} how settings are chosen (default: tpe, or the study's)",
                 "--out OUT results directory (default: runs/sweep-<timestamp>/)",
             ],
         ),
@@ -157,3 +158,53 @@ def test_without_the_training_package_train_says_so_in_one_line(
         "namegen: error: `namegen train` needs the repository's training/ package, "
         "which this installation lacks (run it from a clone)\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["score", "e" * 300], "TEXT 1: has 300 characters as sent; at most 256 characters"),
+        (["next", "--prefix", "e" * 300], "--prefix: has 300 characters as sent; at most 256 characters"),
+        (["sample", "--prefix", "e" * 200], "--prefix: has 200 characters as sent; at most 128 characters"),
+    ],
+)
+def test_text_past_the_raw_cap_is_refused_before_it_is_normalized(
+    argv: list[str], shown: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    normalized: list[str] = []
+    original = TextRules.normalize
+
+    def spy(self: TextRules, text: str, what: str) -> Normalized:
+        normalized.append(text)
+        return original(self, text, what)
+
+    monkeypatch.setattr(TextRules, "normalize", spy)
+    assert main(argv) == EXIT_BAD_INPUT
+    assert shown in capsys.readouterr().err
+    assert argv[-1] not in normalized
+
+
+@pytest.mark.parametrize(
+    ("argv", "unknown"),
+    [
+        (["sample", "--num", "5"], "--num 5"),
+        (["sample", "--n", "3"], "--n 3"),  # not an abbreviation of --novel-only
+        (["sample", "--prefi", "ka"], "--prefi ka"),
+        (["score", "--mod", "x", "emma"], "--mod"),
+        (["next", "--pre", "em"], "--pre em"),
+        (["serve", "--port", "1"], "--port 1"),
+        (["train", "--step", "3"], "--step 3"),
+        (["evaluate", "--spl", "dev", "model.pt"], "--spl"),
+        (["sweep", "--budget", "1"], "--budget 1"),
+    ],
+)
+def test_an_unknown_or_abbreviated_flag_shows_that_commands_usage_and_exits_2(
+    argv: list[str], unknown: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: namegen {argv[0]} [-h]")
+    assert err.endswith(f"namegen {argv[0]}: error: unrecognized arguments: {unknown}\n")

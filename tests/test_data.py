@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from app.hashing import file_sha256
-from training.data import ContextWindows, DataError, Vocabulary, read_words, reference_split
+from training.data import ContextWindows, DataError, Vocabulary, load_words, read_words, reference_split
 
 NAMES = Path(__file__).parents[1].parent / "shared/data/names.txt"
 needs_names = pytest.mark.skipif(not NAMES.is_file(), reason=f"{NAMES} absent (python -m training.download)")
@@ -116,3 +116,134 @@ def test_reference_split_of_names_partitions_the_lines_deterministically() -> No
     assert split.test == [words[int(i)] for i in positions.test]
     again = reference_split(read_words(NAMES))
     assert (again.train, again.dev, again.test) == (split.train, split.dev, split.test)
+
+
+def written(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def test_a_csv_is_read_by_its_name_column_with_cells_stripped_empty_ones_skipped_duplicates_kept(
+    tmp_path: Path,
+) -> None:
+    path = written(tmp_path, "names.csv", "count,Name,gender\n979,Pharris,M\n12, anna ,F\n5,,F\n3,anna,F\n")
+    loaded = load_words(path)
+    assert loaded.words == ["Pharris", "anna", "anna"]
+    assert loaded.summary == (
+        f"read column 'Name' of {path} (comma-separated, header row): 3 items (2 distinct); 1 empty cell skipped"
+    )
+
+
+def test_a_tsv_with_a_byte_order_mark_and_crlf_lines_is_read_as_text(tmp_path: Path) -> None:
+    path = written(tmp_path, "names.tsv", "\ufeffname\tcount\r\nzoe\t3\r\nbo\t4\r\n")
+    loaded = load_words(path)
+    assert loaded.words == ["zoe", "bo"]
+    assert Vocabulary.from_words(loaded.words).chars == (".", "b", "e", "o", "z")
+
+
+def test_a_table_without_a_header_is_read_from_its_first_column(tmp_path: Path) -> None:
+    path = written(tmp_path, "yob2018.csv", "emma,F,18688\nolivia,F,17921\nava,F,14924\n")
+    loaded = load_words(path)
+    assert loaded.words == ["emma", "olivia", "ava"]
+    assert loaded.summary == f"read column 1 of {path} (comma-separated, no header row): 3 items (3 distinct)"
+
+
+@pytest.mark.parametrize("column", ["GENDER", "3"])
+def test_column_is_a_header_name_in_any_case_or_a_position_from_1(column: str, tmp_path: Path) -> None:
+    path = written(tmp_path, "names.csv", "name,count,gender\nanna,3,F\nbob,4,M\n")
+    assert load_words(path, column).words == ["F", "M"]
+
+
+def test_column_reads_a_table_whatever_its_file_name(tmp_path: Path) -> None:
+    path = written(tmp_path, "names.txt", "name;count\nanna;3\nbob;4\n")
+    assert load_words(path, "name").words == ["anna", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("column", "reason"),
+    [
+        ("nmae", "no column named 'nmae'; its first row: 'name', 'count'"),
+        ("3", "--column 3: its rows have 2 column(s), counted from 1"),
+        ("0", "--column 0: its rows have 2 column(s), counted from 1"),
+    ],
+)
+def test_a_column_the_table_lacks_is_one_line_naming_its_columns(column: str, reason: str, tmp_path: Path) -> None:
+    path = written(tmp_path, "names.csv", "name,count\nanna,3\n")
+    with pytest.raises(DataError) as raised:
+        load_words(path, column)
+    assert str(raised.value) == f"{path}: {reason}"
+
+
+def test_a_csv_with_a_header_and_no_rows_is_refused(tmp_path: Path) -> None:
+    path = written(tmp_path, "names.csv", "name,count,gender\r\n")
+    with pytest.raises(DataError) as raised:
+        load_words(path)
+    assert str(raised.value) == f"{path}: a header row and no other rows: the table is empty"
+
+
+def test_mixed_case_gets_one_note_saying_what_it_means_and_how_to_fold_it(tmp_path: Path) -> None:
+    path = written(tmp_path, "names.csv", "name\nPharris\nanna\nBob\n")
+    loaded = load_words(path)
+    assert loaded.notes == [
+        f"note: {path} mixes upper and lower case: Pharris and pharris would be different names "
+        "(11-character vocabulary); --lowercase folds them (10 characters)"
+    ]
+    assert Vocabulary.from_words(loaded.words).chars == (".", "B", "P", "a", "b", "h", "i", "n", "o", "r", "s")
+
+
+def test_lowercase_folds_the_items_and_says_so(tmp_path: Path) -> None:
+    path = written(tmp_path, "names.csv", "name\nPharris\nanna\nBob\nbob\n")
+    loaded = load_words(path, lowercase=True)
+    assert loaded.words == ["pharris", "anna", "bob", "bob"]
+    assert Vocabulary.from_words(loaded.words).chars == (".", "a", "b", "h", "i", "n", "o", "p", "r", "s")
+    assert loaded.summary.endswith(": 4 items (3 distinct), lower-cased")
+    assert loaded.notes == []
+
+
+def test_a_plain_file_whose_lines_all_hold_commas_is_read_whole_with_a_note(tmp_path: Path) -> None:
+    path = written(tmp_path, "yob2018.txt", "emma,f,18688\nava,f,14924\n")
+    loaded = load_words(path)
+    assert loaded.words == ["emma,f,18688", "ava,f,14924"]
+    assert loaded.notes == [
+        f"note: every line of {path} holds a comma: read as whole lines; --column N reads it as a table"
+    ]
+
+
+def test_decomposed_accents_are_composed_as_the_service_reads_them(tmp_path: Path) -> None:
+    path = written(tmp_path, "w.txt", "jose\u0301\nanna\n")
+    loaded = load_words(path)
+    assert loaded.words == ["jos\u00e9", "anna"]
+    assert loaded.notes == ["note: 1 item(s) put in Unicode NFC (composed accents), the form the service reads"]
+
+
+def test_utf16_with_its_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "w.txt"
+    path.write_bytes("anna\r\nbob\r\n".encode("utf-16"))
+    assert read_words(path) == ["anna", "bob"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (
+            b"\x7fELF\x02\x01\x01\x00\x00",
+            "holds NUL bytes: a binary file, or UTF-16 without a byte-order mark, not UTF-8 text",
+        ),
+        (
+            "anna\nbob\n".encode("utf-16-le"),
+            "holds NUL bytes: a binary file, or UTF-16 without a byte-order mark, not UTF-8 text",
+        ),
+        (b"anna\nb\x1bob\n", "line 2: control character U+001B in an item; is it text?"),
+        (
+            b"anna\n" + b"x" * 257 + b"\n",
+            "line 2: an item of 257 characters; items are at most 256 (is this one item per line?)",
+        ),
+    ],
+)
+def test_a_file_that_is_not_a_list_of_names_is_one_line(content: bytes, reason: str, tmp_path: Path) -> None:
+    path = tmp_path / "w.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as raised:
+        read_words(path)
+    assert str(raised.value) == f"{path}: {reason}"

@@ -1,5 +1,5 @@
 """SIGTERM drains a real server: /readyz turns false, in-flight requests complete, new connections are refused,
-and the process ends within seconds."""
+and the process ends within seconds; what the graceful timeout cuts off gets a JSON 503."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from rawhttp import read_response
 from servers import ServerProcess
+
+from app.observability import SHUTDOWN_DETAIL
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +97,35 @@ def test_sigterm_with_nothing_in_flight_ends_the_process(start_server: Callable[
     server.process.send_signal(signal.SIGTERM)
     server.process.wait(timeout=15)
     assert "Finished server process" in server.output()
+
+
+HEAVY_SAMPLE = b"GET /sample?n=1000&min_length=32&max_length=32&temperature=1000 HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def queued_work(base_url: str) -> float:
+    text = httpx.get(f"{base_url}/metrics", timeout=5).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("namegen_queued_work"))
+
+
+def test_requests_cut_off_by_the_graceful_timeout_get_a_json_503_with_retry_after(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    server = start_server(env={"NAMEGEN_GRACEFUL_TIMEOUT_SECONDS": "1", "NAMEGEN_WARM_NAMES": "0"})
+    socks = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(4)]
+    for sock in socks:
+        sock.sendall(HEAVY_SAMPLE)
+    wait_for(lambda: queued_work(server.base_url) > 0, 10, "the heavy samples are being computed")
+    server.process.send_signal(signal.SIGTERM)
+    answers = []
+    for sock in socks:
+        with sock:
+            answers.append(read_response(sock, timeout=30))
+    statuses = [a.status for a in answers]
+    assert set(statuses) <= {200, 503}, statuses
+    cut = [a for a in answers if a.status == 503]
+    assert cut, f"every heavy sample finished within the 1 s graceful timeout: {statuses}"
+    for answer in cut:
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["retry-after"] == "1"
+        assert answer.json() == {"detail": SHUTDOWN_DETAIL}
+    server.process.wait(timeout=15)

@@ -227,6 +227,48 @@ def test_head_over_the_header_limit_gets_431_json_and_the_connection_closed(shor
         response = read_response(sock, timeout=SLACK)
         assert response.status == 431
         assert isinstance(response.json()["detail"], str)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert_closed_with(sock, SLACK, {None})
+
+
+def head_of_size(size: int) -> bytes:
+    """A complete GET /healthz head of exactly `size` bytes, its final blank line included."""
+    bare = request_head("GET", "/healthz", {"X-Pad": ""})
+    return request_head("GET", "/healthz", {"X-Pad": "a" * (size - len(bare))})
+
+
+def test_a_head_of_exactly_the_limit_in_one_write_is_served_and_one_byte_more_is_431(short: ServerProcess) -> None:
+    with send_raw(short.port, head_of_size(HEADER_LIMIT)) as sock:
+        assert read_response(sock, timeout=SLACK).status == 200
+    with send_raw(short.port, head_of_size(HEADER_LIMIT + 1)) as sock:
+        assert read_response(sock, timeout=SLACK).status == 431
+
+
+@pytest.mark.parametrize("size", [20_000, 60_000])
+def test_a_complete_head_over_the_limit_in_one_write_gets_431_and_the_connection_closed(
+    plain: ServerProcess, size: int
+) -> None:
+    """The shipped 16 KiB limit holds however the head arrives, here in one write (one read on loopback)."""
+    with send_raw(plain.port, head_of_size(size)) as sock:
+        response = read_response(sock, timeout=SLACK)
+        assert response.status == 431
+        assert response.json() == {"detail": "request head is larger than the 16384-byte limit"}
+        assert_closed_with(sock, SLACK, {None})
+
+
+def test_a_huge_head_pipelined_behind_a_small_request_in_one_write_gets_431(short: ServerProcess) -> None:
+    with send_raw(short.port, request_head("GET", "/healthz") + head_of_size(4 * HEADER_LIMIT)) as sock:
+        closed, received = wait_closed(sock, SLACK)
+    assert closed
+    assert b"HTTP/1.1 431 " in received, received[:300]
+
+
+def test_bytes_that_are_not_http_get_400_json_and_the_connection_closed(short: ServerProcess) -> None:
+    with send_raw(short.port, b"\x16\x03\x01 not http at all\r\n\r\n") as sock:
+        response = read_response(sock, timeout=SLACK)
+        assert (response.status, response.headers["content-type"]) == (400, "application/json")
+        assert response.json() == {"detail": "invalid HTTP request: it could not be parsed"}
+        assert response.headers["x-content-type-options"] == "nosniff"
         assert_closed_with(sock, SLACK, {None})
 
 

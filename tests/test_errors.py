@@ -3,6 +3,8 @@ shows), never a 500, a stack trace or an internal path."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from app.observability import SHUTDOWN_DETAIL, ObservabilityMiddleware
 from app.settings import Settings
 
 INTERNAL_MARKERS = ("Traceback", "/work/", "site-packages", 'File "', ".py")
@@ -164,3 +167,24 @@ def test_an_unexpected_error_is_a_generic_500_with_the_request_id(
     assert_nothing_internal(response)
     logged = capsys.readouterr().out
     assert "secret detail" in logged  # the operator sees it in the error log, the client does not
+
+
+def test_a_request_cancelled_at_shutdown_is_a_json_503_with_retry_after() -> None:
+    """uvicorn cancels what is still running when its graceful shutdown timeout ends; CancelledError is not an
+    Exception, so without its own answer the client would get uvicorn's text/plain 500."""
+
+    async def cut_off(scope: Any, receive: Any, send: Any) -> None:
+        raise asyncio.CancelledError("Task cancelled, timeout graceful shutdown exceeded")
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/sample", "headers": [], "client": ("127.0.0.1", 1)}
+    asyncio.run(ObservabilityMiddleware(cut_off)(scope, None, send))  # type: ignore[arg-type]
+    start, body = sent
+    headers = dict(start["headers"])
+    assert start["status"] == 503
+    assert (headers[b"content-type"], headers[b"retry-after"]) == (b"application/json", b"1")
+    assert json.loads(body["body"]) == {"detail": SHUTDOWN_DETAIL}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +15,12 @@ import pytest
 import torch
 from synthetic import SYLLABLES, syllable_words, tiny_train_config
 
+import training.export
 from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import Vocabulary, read_words, reference_split
-from training.export import export_artifact
-from training.model import ModelConfig, loss_on
+from training.export import LOGIT_RTOL, ExportCheckError, export_artifact, script_and_check
+from training.model import MemberMLP, ModelConfig, NameMLP, ServedNameMLP, loss_on
 from training.recipes import TrainConfig
 from training.train import SplitWindows, TrainResult, train
 
@@ -138,3 +141,49 @@ def test_the_artifact_is_a_zip_with_the_extra_files_inside(exported: Exported) -
     names = zipfile.ZipFile(exported.path).namelist()
     assert any(n.endswith("extra/meta.json") for n in names)
     assert any(n.endswith("extra/words.txt.gz") for n in names)
+
+
+def test_the_export_check_allows_float32_rounding_that_grows_with_the_logits(exported: Exported) -> None:
+    # A model so sure of itself that its log-probabilities reach thousands: float32 rounds them to steps of about
+    # 1e-4 or more, so the served layout's other order of sums differs by more than any fixed 1e-5.
+    model = copy.deepcopy(exported.result.model)
+    with torch.no_grad():
+        for member in model.members:
+            assert isinstance(member, MemberMLP)
+            member.head.weight.mul_(1000)
+    probe = exported.windows.dev.x[:4096]
+    scripted = script_and_check(model, probe)
+    with torch.no_grad():
+        eager = model(probe)
+        difference = float((scripted(probe) - eager).abs().max())
+    assert float(eager.abs().max()) > 1000
+    assert 1e-5 < difference <= LOGIT_RTOL * float(eager.abs().max())
+
+
+def test_the_export_check_says_by_how_much_a_wrong_layout_differs(
+    exported: Exported, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bias_off_by_half(model: NameMLP, int8: bool = False) -> ServedNameMLP:
+        served = ServedNameMLP(model, int8)
+        served.head_bias[..., 1] += 0.5
+        return served
+
+    monkeypatch.setattr(training.export, "ServedNameMLP", bias_off_by_half)
+    model, probe = exported.result.model, exported.windows.dev.x[:4096]
+    with torch.no_grad():
+        log_probs = model(probe)
+        shifted = log_probs.clone()
+        shifted[:, 1] += 0.5
+        expected = float((torch.log_softmax(shifted, dim=1) - log_probs).abs().max())
+    scale = max(1.0, float(log_probs.abs().max()))
+    with pytest.raises(ExportCheckError) as raised:
+        script_and_check(model, probe)
+    match = re.fullmatch(
+        r"export check failed: the exported forward differs from the trained model by up to ([\d.e-]+) in a "
+        r"log-probability \(allowed ([\d.e-]+): 1e-05 of the largest, ([\d.]+)\)",
+        str(raised.value),
+    )
+    assert match is not None, str(raised.value)
+    assert float(match[1]) == pytest.approx(expected, rel=1e-3)
+    assert float(match[2]) == pytest.approx(1e-5 * scale, rel=1e-3)
+    assert float(match[3]) == pytest.approx(scale, rel=1e-3)

@@ -28,9 +28,21 @@ APP = create_app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 # What a schema-valid request may be refused with: the engine's checks against the settings, the vocabulary and
-# other fields (app/engine/engine.py, app/engine/textrules.py). Any other type is pydantic's type or range
+# other fields (app/engine/engine.py, app/engine/textrules.py), and the constraints' compiler
+# (app/engine/constraint_params.py, app/engine/patterns.py). Any other type is pydantic's type or range
 # validation, and means the schema promised too much.
-SEMANTIC_ERROR_TYPES = {"too_big", "order", "empty", "too_long", "outside_vocabulary", "batch_size"}
+SEMANTIC_ERROR_TYPES = {
+    "too_big",
+    "order",
+    "empty",
+    "too_long",
+    "outside_vocabulary",
+    "batch_size",
+    "conflict",
+    "pattern",
+    "too_complex",
+    "unsatisfiable",
+}
 INTERNAL_MARKERS = (b"Traceback", b"/work/", b"site-packages", b'File "')
 
 

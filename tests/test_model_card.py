@@ -49,8 +49,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
 
 def test_train_prints_the_data_the_result_and_the_file_written(trained: Trained) -> None:
     lines = trained.stdout.splitlines()
-    assert lines[0].startswith(f"{trained.data}: {len(trained.words)} words, vocab 13, windows train ")
-    assert lines[1].startswith("best step ") and " dev " in lines[1] and " test " in lines[1]
+    distinct = len(set(trained.words))
+    assert lines[0] == f"read {trained.data} (one item per line): {len(trained.words)} items ({distinct} distinct)"
+    assert lines[1].startswith("vocabulary 13 (the boundary '.' included), windows train ")
+    assert lines[2].startswith("best step ") and " dev " in lines[2] and " test " in lines[2]
     assert lines[-1] == f"wrote {trained.out}"
 
 

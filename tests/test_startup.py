@@ -17,6 +17,7 @@ import torch
 from fastapi.testclient import TestClient
 from servers import REPO_ROOT, SERVE_COMMAND, ServerProcess, free_port, uvicorn_command
 
+from app.engine.artifact import MODEL_HINT
 from app.engine.engine import Engine
 from app.main import create_app
 from app.settings import SHIPPED_MODEL, Settings
@@ -165,3 +166,12 @@ def test_serve_with_several_workers_refuses_a_bad_artifact_before_starting_any(t
     assert done.returncode == 1
     assert done.stderr.count(str(path)) == 1 and "Traceback" not in done.stderr + done.stdout
     assert "Started parent process" not in done.stdout
+
+
+@pytest.mark.parametrize("name", ["bad\nname.pt", "bad\x1b[31mname.pt"])
+def test_a_file_name_with_a_control_character_stays_escaped_in_the_one_line_error(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(os.urandom(64))
+    env = {**os.environ, "NAMEGEN_MODEL_PATH": str(tmp_path), "NAMEGEN_PORT": str(free_port())}
+    done = subprocess.run(SERVE_COMMAND, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 1
+    assert done.stderr == f"namegen: cannot start: {str(tmp_path / name)!r}: not a TorchScript archive ({MODEL_HINT})\n"

@@ -1,12 +1,14 @@
-"""How typed text becomes model text: strip, NFC, simple folds into the vocabulary, each change noted; what no
-fold maps in is a problem naming the character and its position."""
+"""How typed text becomes model text: nothing past the raw cap is read; then strip, NFC, simple folds into the
+vocabulary, each change noted; what no fold maps in is a problem naming the character and its position."""
 
 from __future__ import annotations
 
 import unicodedata
 
+import pytest
+
 from app.engine.problems import Problem
-from app.engine.textrules import Normalized, TextRules
+from app.engine.textrules import Normalized, TextRules, raw_cap, raw_problem
 
 LOWER = TextRules([".", "a", "b", "e", "j", "o", "s"])
 UPPER = TextRules([".", "A", "H", "I", "M", "S", "T"])
@@ -86,3 +88,46 @@ def test_empty_and_too_long_texts_are_problems() -> None:
     assert LOWER.problems("aaaaaa", ("text",), max_length=5) == [
         Problem(("text",), "has 6 characters; the limit is 5", "too_long")
     ]
+
+
+def test_a_repeated_character_is_folded_everywhere_and_noted_once() -> None:
+    result = LOWER.normalize("JoJo", "text")
+    assert (result.text, result.notes) == ("jojo", ("text: folded into the model's vocabulary: 'J' -> 'j'",))
+
+
+def test_the_raw_cap_is_four_times_the_limit_in_characters_and_eight_times_in_bytes() -> None:
+    assert raw_cap(64) == (256, 512)
+    assert raw_problem("a" * 256, ("text",), 64) is None
+    assert raw_problem("a" * 257, ("text",), 64) == Problem(
+        ("text",),
+        "has 257 characters as sent; at most 256 characters and 512 bytes are read, for a limit of 64 characters "
+        "after normalization",
+        "too_long",
+    )
+
+
+def test_text_within_the_character_cap_but_over_the_byte_cap_is_refused() -> None:
+    euros = "€" * 171  # 3 bytes each: 513 bytes in 171 characters
+    problem = raw_problem(euros, ("text",), 64)
+    assert problem is not None and problem.msg.startswith("has 513 bytes (UTF-8) as sent;")
+    assert raw_problem("€" * 170, ("text",), 64) is None  # 510 bytes
+
+
+def test_read_refuses_text_past_the_cap_without_normalizing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+
+    def spy(form: str, text: str) -> str:
+        seen.append(len(text))
+        return text
+
+    monkeypatch.setattr(unicodedata, "normalize", spy)
+    attack = "\u0301" * 5000 + "\u0316" * 5000
+    normalized, problems = LOWER.read(attack, ("text",), "text", max_length=64)
+    assert [p.type for p in problems] == ["too_long"]
+    assert normalized.text == attack and seen == []
+
+
+def test_read_of_text_within_the_cap_is_normalize_then_problems() -> None:
+    normalized, problems = LOWER.read("  José!", ("text",), "text", max_length=64)
+    assert normalized == LOWER.normalize("  José!", "text")
+    assert problems == LOWER.problems("jose!", ("text",), max_length=64)

@@ -12,6 +12,7 @@ import torch
 from synthetic import syllable_words, tiny_train_config
 
 import training.train
+from app.engine.artifact import load_artifact
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import Vocabulary, reference_split
 from training.model import ModelConfig, NameMLP, loss_on
@@ -167,3 +168,41 @@ def test_a_diverged_run_writes_no_model_and_says_why(
         f"namegen: error: the dev or test loss is not finite (training diverged): {out} not written\n"
     )
     assert not out.exists()
+
+
+def capitalized_csv(tmp_path: Path, words: list[str]) -> Path:
+    """A table as people download them: a header, the names capitalized, a count and a gender per row."""
+    rows = [f"{w.capitalize()},{(i * 37) % 1000 + 5},{'FM'[i % 2]}" for i, w in enumerate(words)]
+    data = tmp_path / "names.csv"
+    data.write_text("name,count,gender\r\n" + "\r\n".join(rows) + "\r\n", encoding="utf-8")
+    return data
+
+
+def test_train_reads_a_csv_by_its_name_column_and_says_what_it_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    words = syllable_words(60, seed=1)
+    data, out = capitalized_csv(tmp_path, words), tmp_path / "m.pt"
+    argv = ["--data", str(data), "--recipe", "lecture", "--steps", "5", "--out", str(out), "--no-progress"]
+    assert training.train.main(argv) == 0
+    capitalized = sorted(set("".join(w.capitalize() for w in words)))
+    lower = sorted(set("".join(words)))
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"read column 'name' of {data} (comma-separated, header row): 60 items ({len(set(words))} distinct)",
+        f"note: {data} mixes upper and lower case: {words[0].capitalize()} and {words[0]} would be different names "
+        f"({len(capitalized) + 1}-character vocabulary); --lowercase folds them ({len(lower) + 1} characters)",
+    ]
+    assert load_artifact(out).vocab == (".", *capitalized)  # the names only: no digit, comma or gender letter
+    assert not out.with_suffix(".trained.pt").exists()  # kept only when the export fails
+
+
+def test_train_lowercase_folds_the_names_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    words = syllable_words(60, seed=1)
+    data, out = capitalized_csv(tmp_path, words), tmp_path / "m.pt"
+    argv = ["--data", str(data), "--lowercase", "--recipe", "lecture", "--steps", "5", "--out", str(out)]
+    assert training.train.main([*argv, "--no-progress"]) == 0
+    assert "note:" not in capsys.readouterr().out
+    artifact = load_artifact(out)
+    assert artifact.vocab == (".", *sorted(set("".join(words))))
+    assert artifact.words == frozenset(words)
+    assert artifact.meta["command"].endswith("--steps 5 --lowercase")

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX
 from training.command import CommandError, HelpFormatter, fail
 from training.data import DEFAULT_DATA, Vocabulary, read_words, reference_split
 from training.export import TrainedArtifact, export_artifact, load_trained, reexport_served
@@ -138,7 +139,9 @@ def distill(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = DistillConfig()
-    p = argparse.ArgumentParser(prog="python -m training.distill", description=__doc__, formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.distill", description=__doc__, formatter_class=HelpFormatter, allow_abbrev=False
+    )
     p.add_argument("--teacher", type=Path, required=True, help="the teacher's artifact (its meta gives the shape)")
     p.add_argument("--teacher-weights", type=Path, help="its NameMLP weights, when the artifact is in serving layout")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the words the teacher was trained on")
@@ -203,7 +206,7 @@ def run(args: argparse.Namespace) -> None:
     )
     # The trained weights, kept beside the artifact (what re-exports it), then the artifact in the shipped
     # precision: int8 after the first layer, its dev and test losses recomputed through the service's scorer.
-    weights = args.out.with_suffix(".trained.pt")
+    weights = args.out.with_suffix(TRAINED_WEIGHTS_SUFFIX)
     torch.jit.save(torch.jit.script(result.model), str(weights))
     meta = reexport_served(args.out, args.data, int8=True, weights=weights)
     print(f"wrote {args.out} (int8: dev {meta['dev_loss']:.5f}, test {meta['test_loss']:.5f}) and {weights}")

@@ -183,7 +183,9 @@ def download(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     p.add_argument("--dataset", choices=sorted(DATASETS), default="names", help="which data set (default names)")
     p.add_argument(
         "--out", type=Path, help=f"where to write it (default {DEFAULT_OUT} for names, {SURNAMES_OUT} for us-surnames)"

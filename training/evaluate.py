@@ -155,7 +155,7 @@ def report(artifact: Artifact, words_path: Path, rows: list[EvalRow], same_data:
 
 
 def parse_args(argv: list[str] | None, prog: str = "python -m training.evaluate") -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter, allow_abbrev=False)
     p.add_argument(
         "artifact", metavar="MODEL", type=Path, nargs="?", default=DEFAULT_MODEL, help="a namegen model file (.pt)"
     )

@@ -14,15 +14,25 @@ import torch
 from app.engine.artifact import ARTIFACT_FORMAT, ARTIFACT_VERSION, META_FILE, WORDS_FILE
 from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
-from training.data import ContextWindows, Vocabulary, split_word_counts
+from training.data import ContextWindows, Vocabulary, reference_split, split_word_counts
 from training.download import NAMES_SHA256, SURNAMES_TEXT_SHA256
 from training.model import ModelConfig, NameMLP, ServedNameMLP
 from training.recipes import TrainConfig
 
+# The served layout (ServedNameMLP) computes the trained model's function with its sums in another order (tables
+# of embeddings times weights, tanh folded into sigmoids), so float32 rounding differs by a few units in the last
+# place of the largest log-probabilities, growing with their magnitude. 1e-5 of it is about 80 float32 epsilons:
+# far above that rounding, far below what a wrong layout (a dropped bias, dropout left on) changes.
+LOGIT_RTOL = 1e-5
+
+
+class ExportCheckError(RuntimeError):
+    """The exported forward does not reproduce the trained model."""
+
 
 def script_and_check(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule:
     """Script the model in its serving layout (ServedNameMLP) and prove the scripted forward (and its fast path)
-    match the eager model."""
+    match the eager model, to LOGIT_RTOL of the largest log-probability's magnitude."""
     model.eval()
     scripted = torch.jit.script(ServedNameMLP(model).eval())
     with torch.no_grad():
@@ -31,10 +41,15 @@ def script_and_check(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptMod
         tables = scripted.position_tables()
         pre = sum(tables[k][probe[:, k]] for k in range(probe.shape[1]))
         fast = scripted.logits_from_first_layer(pre)
-    if not torch.allclose(eager, script, atol=1e-5, rtol=0):
-        raise RuntimeError("export check failed: TorchScript logits differ from the eager model's")
-    if not torch.allclose(eager, fast, atol=1e-4, rtol=0):
-        raise RuntimeError("export check failed: position tables do not reproduce the forward")
+    scale = max(1.0, float(eager.abs().max()))
+    tolerance = LOGIT_RTOL * scale
+    for path, logits in (("forward", script), ("position-table path", fast)):
+        difference = float((logits - eager).abs().max())
+        if not difference <= tolerance:  # NaN fails too
+            raise ExportCheckError(
+                f"export check failed: the exported {path} differs from the trained model by up to {difference:.3g} "
+                f"in a log-probability (allowed {tolerance:.3g}: {LOGIT_RTOL:g} of the largest, {scale:.3g})"
+            )
     return scripted
 
 
@@ -74,7 +89,7 @@ def save_artifact(scripted: torch.jit.ScriptModule, meta: dict[str, Any], words:
     torch.jit.save(scripted, str(out), _extra_files=extra)
 
 
-def export_artifact(
+def trained_meta(
     result: Any,
     test_loss: float,
     config: TrainConfig,
@@ -83,14 +98,12 @@ def export_artifact(
     words: list[str],
     data_path: Path,
     windows: Any,
-    out: Path,
     command: str | None = None,
 ) -> dict[str, Any]:
-    """Write `out` (TorchScript + meta.json + word list), its model card and its plots. `command`: the command
-    line that trained it, recorded in meta.json and the card."""
-    scripted = script_and_check(result.model, windows.dev.x[:4096])
+    """meta.json of a trained model: its shape, its losses and the data it learnt from (the mean-loss quantiles
+    are added at export, through the exported forward)."""
     bigram = bigram_log_probs(windows.train, vocab.size)
-    meta: dict[str, Any] = {
+    return {
         "format": ARTIFACT_FORMAT,
         "format_version": ARTIFACT_VERSION,
         "vocab": list(vocab.chars),
@@ -103,7 +116,6 @@ def export_artifact(
         "test_loss": round(test_loss, 5),
         "bigram_dev_loss": round(bigram_loss(bigram, windows.dev), 5),
         "bigram_test_loss": round(bigram_loss(bigram, windows.test), 5),
-        "mean_loss_quantiles": mean_loss_quantiles(scripted, windows.dev),
         "best_step": result.best_step,
         "dataset": {
             "name": data_path.name,
@@ -120,13 +132,46 @@ def export_artifact(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "history": result.history,
     }
+
+
+def save_trained(model: NameMLP, meta: dict[str, Any], words: list[str], path: Path) -> None:
+    """The trained weights as they are (a scripted NameMLP, not the serving layout) with meta.json and the words:
+    what load_trained reads back, so that export_trained can run again without retraining."""
+    save_artifact(torch.jit.script(model.eval()), meta, words, path)
+
+
+def export_trained(model: NameMLP, meta: dict[str, Any], words: list[str], out: Path) -> dict[str, Any]:
+    """Write `out` (the serving layout, checked against `model`, with meta.json and the words), its model card and
+    its plots. The check's probe is the dev split's first contexts, rebuilt from `words` as training split them."""
+    vocab = Vocabulary(tuple(meta["vocab"]))
+    dev = ContextWindows.build(reference_split(words).dev, vocab, meta["block_size"])
+    scripted = script_and_check(model, dev.x[:4096])
+    meta = {**meta, "mean_loss_quantiles": mean_loss_quantiles(scripted, dev)}
     save_artifact(scripted, meta, words, out)
     write_card(meta, out)
     from training.plots import plot_embeddings, plot_losses
 
-    plot_losses(result.history, out.with_suffix(".loss.png"))
-    plot_embeddings(result.model, vocab, out.with_suffix(".embeddings.png"))
+    plot_losses(meta["history"], out.with_suffix(".loss.png"))
+    plot_embeddings(model, vocab, out.with_suffix(".embeddings.png"))
     return meta
+
+
+def export_artifact(
+    result: Any,
+    test_loss: float,
+    config: TrainConfig,
+    recipe: str,
+    vocab: Vocabulary,
+    words: list[str],
+    data_path: Path,
+    windows: Any,
+    out: Path,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Write `out` (TorchScript + meta.json + word list), its model card and its plots. `command`: the command
+    line that trained it, recorded in meta.json and the card."""
+    meta = trained_meta(result, test_loss, config, recipe, vocab, words, data_path, windows, command)
+    return export_trained(result.model, meta, words, out)
 
 
 def architecture(hp: dict[str, Any]) -> str:
@@ -218,9 +263,10 @@ def served_lines(meta: dict[str, Any]) -> list[str]:
     served = meta.get("served")
     if not isinstance(served, dict):
         return []
+    source = served.get("from", "the trained weights")
     return [
-        f"- Served in {served['precision']} ({served['layout']}); re-exported {served['exported']} from the trained "
-        f"weights; the dev and test losses above are measured through {served['losses_through']}"
+        f"- Served in {served['precision']} ({served['layout']}); re-exported {served['exported']} from {source}; "
+        f"the dev and test losses above are measured through {served['losses_through']}"
     ]
 
 
@@ -266,10 +312,8 @@ class TrainedArtifact:
     words: list[str]
 
 
-def load_trained(path: Path, weights: Path | None = None) -> TrainedArtifact:
-    """The NameMLP behind an artifact: its shape from meta["hyperparameters"], its weights from `weights` (another
-    artifact holding them as a NameMLP, when `path` is in the serving layout) or from `path` itself. A state dict
-    that is not a NameMLP's raises RuntimeError (load_state_dict's)."""
+def read_artifact(path: Path) -> tuple[torch.jit.ScriptModule, dict[str, Any], list[str], ModelConfig]:
+    """An artifact's scripted module, its meta.json, the words inside it (in file order) and its shape."""
     extra = {META_FILE: "", WORDS_FILE: ""}
     scripted = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     meta: dict[str, Any] = json.loads(extra[META_FILE])
@@ -277,17 +321,52 @@ def load_trained(path: Path, weights: Path | None = None) -> TrainedArtifact:
     words = gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
     hp = meta["hyperparameters"]
     shape = ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp})
+    return scripted, meta, words, shape
+
+
+def load_trained(path: Path, weights: Path | None = None) -> TrainedArtifact:
+    """The NameMLP behind an artifact: its shape from meta["hyperparameters"], its weights from `weights` (another
+    artifact holding them as a NameMLP, when `path` is in the serving layout) or from `path` itself. A state dict
+    that is not a NameMLP's raises RuntimeError (load_state_dict's)."""
+    scripted, meta, words, shape = read_artifact(path)
     model = NameMLP(shape)
     source = scripted if weights is None else torch.jit.load(str(weights), map_location="cpu")
     model.load_state_dict(source.state_dict())
     return TrainedArtifact(model.eval(), shape, meta, words)
 
 
+def relaid(previous: torch.jit.ScriptModule, shape: ModelConfig, probe: torch.Tensor) -> torch.jit.ScriptModule:
+    """A float32 artifact already in the serving layout (whose trained NameMLP was not kept) on the current
+    ServedNameMLP: every tensor taken from the previous file as it is, nothing recomputed; checked to give the
+    previous forward's outputs (to LOGIT_RTOL: the current float matmuls may group the rows differently)."""
+    if previous.original_name != "ServedNameMLP" or bool(previous.int8):
+        raise ValueError("only a float32 ServedNameMLP can be re-laid from its own tensors; pass its trained weights")
+    served = ServedNameMLP(NameMLP(shape)).eval()  # the shapes and the code; its tensors are replaced below
+    pairs: list[tuple[torch.nn.Module, Any]] = [(served, previous)]
+    pairs += [(block, getattr(previous.deeper, str(i))) for i, block in enumerate(served.deeper)]
+    for module, before in pairs:
+        for name, value in list(vars(module).items()):
+            if isinstance(value, torch.Tensor) and value.numel():
+                kept = getattr(before, name)
+                if kept.shape != value.shape:
+                    raise ValueError(f"{name}: {tuple(kept.shape)} in the file, {tuple(value.shape)} for its shape")
+                setattr(module, name, kept.clone())
+    scripted = torch.jit.script(served)
+    with torch.no_grad():
+        expected, got = previous(probe), scripted(probe)
+    tolerance = LOGIT_RTOL * max(1.0, float(expected.abs().max()))
+    difference = float((got - expected).abs().max())
+    if not difference <= tolerance:
+        raise ExportCheckError(f"re-laid forward differs from the previous file's by {difference:.3g}")
+    return scripted
+
+
 def reexport_served(
     path: Path, data: Path, out: Path | None = None, int8: bool = False, weights: Path | None = None
 ) -> dict[str, Any]:
     """Re-export an artifact scripted from a NameMLP (its state dict loads into NameMLP with the config in
-    meta["hyperparameters"]) in the serving layout, from the same weights: no retraining.
+    meta["hyperparameters"]) in the serving layout, from the same weights: no retraining. A float32 artifact
+    already in the serving layout whose trained weights were not kept is re-laid from its own tensors (relaid).
 
     Every meta.json key of `path` is carried over as it is at this moment; the dev and test losses (and the
     mean-loss quantiles) are recomputed through the new file, the dev and test losses through the service's
@@ -297,30 +376,35 @@ def reexport_served(
     from training.data import read_words, reference_split
 
     out = out or path
-    trained = load_trained(path, weights)  # fails loudly for anything but a NameMLP's weights
-    model, meta, words_all = trained.model, trained.meta, trained.words
-    words = read_words(data)
-    split = reference_split(words)
+    previous, meta, words_all, shape = read_artifact(path)
+    split = reference_split(read_words(data))
     windows = ContextWindows.build(split.dev, Vocabulary(tuple(meta["vocab"])), meta["block_size"])
-    scripted = script_and_check(model, windows.x[:4096])  # the float32 layout reproduces the trained model
-    if int8:
-        scripted = int8_scripted(model, windows.x[:4096])
+    source = "the trained weights"
+    if weights is None and previous.original_name == "ServedNameMLP" and not int8:
+        scripted = relaid(previous, shape, windows.x[:4096])
+        source = "the previous file's served tensors (its trained weights were not kept)"
+    else:
+        model = load_trained(path, weights).model  # fails loudly for anything but a NameMLP's weights
+        scripted = script_and_check(model, windows.x[:4096])  # the float32 layout reproduces the trained model
+        if int8:
+            scripted = int8_scripted(model, windows.x[:4096])
     save_artifact(scripted, meta, words_all, out)  # first with the old meta, to score through the file itself
     meta["dev_loss"] = round(served_losses(out, split.dev), 5)
     meta["test_loss"] = round(served_losses(out, split.test), 5)
     if "mean_loss_quantiles" in meta:
         meta["mean_loss_quantiles"] = mean_loss_quantiles(scripted, windows)
     meta["served"] = {
-        "layout": "ServedNameMLP: the members' layers stacked (one batched matmul per float32 layer, one matmul "
-        "per member in int8), tanh as a folded sigmoid, the first layer from the per-position tables",
+        "layout": "ServedNameMLP: the members' layers stacked (float32 matmuls in products of 4 rows, int8 ones "
+        "summed exactly in int32), tanh as a folded sigmoid, the first layer from the per-position tables",
         "precision": (
-            "int8 in the layers after the first (weights per output row, sigmoid inputs at a fixed 1/127 scale), "
-            "float32 elsewhere"
+            "int8 in the layers after the first (plain int8 weights, one scale per output column; sigmoid inputs in "
+            "fixed steps of 1/127; exact integer sums), float32 elsewhere"
             if int8
             else "float32"
         ),
         "losses_through": "app.engine.scorer.Scorer (the /score path)",
         "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "from": source,
         "torch_version": torch.__version__,
     }
     save_artifact(scripted, meta, words_all, out)
@@ -333,8 +417,10 @@ if __name__ == "__main__":
 
     from training.data import DEFAULT_DATA
 
-    parser = argparse.ArgumentParser(description=reexport_served.__doc__)
-    parser.add_argument("artifact", type=Path, help="a NameMLP artifact, re-exported in place unless --out")
+    parser = argparse.ArgumentParser(description=reexport_served.__doc__, allow_abbrev=False)
+    parser.add_argument(
+        "artifact", type=Path, help="a NameMLP artifact or a float32 served one, re-exported in place unless --out"
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the words file of the reference split")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--int8", action="store_true", help="the layers after the first in int8")

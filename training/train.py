@@ -1,10 +1,11 @@
-"""Train the name MLP on a one-item-per-line file and export a TorchScript artifact.
+"""Train the name MLP on a words file (one item per line, or a column of a .csv/.tsv table) and export it.
 
     namegen train --data my-words.txt --out model_artifacts/my.pt     (or python -m training.train ...)
 
-Prints the data's size, a progress bar with live train/dev loss, the best step's train/dev/test loss,
+Prints what it read, a progress bar with live train/dev loss, the best step's train/dev/test loss,
 then writes the model file and, beside it, its model card (.card.md, .card.json) and plots (.loss.png,
-.embeddings.png). Without --out it replaces the shipped model.
+.embeddings.png). Without --out it replaces the shipped model. The trained weights are saved first, in
+<out>.trained.pt: if the export fails or Ctrl-C stops the run, they stay there for --reexport.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX
 from training.command import DEFAULT_MODEL, CommandError, HelpFormatter, fail
-from training.data import DEFAULT_DATA, ContextWindows, DataError, Split, Vocabulary, read_words, reference_split
+from training.data import DEFAULT_DATA, ContextWindows, DataError, Split, Vocabulary, load_words, reference_split, shown
+from training.keep import EXIT_INTERRUPTED, CtrlC, check_out, export_or_keep, reexport, reexport_command
 from training.model import NameMLP, loss_on
 from training.recipes import RECIPES, TrainConfig
 
@@ -76,18 +82,30 @@ def make_optimizer(config: TrainConfig, model: NameMLP) -> torch.optim.Optimizer
     return torch.optim.AdamW(groups, lr=config.lr, fused=True)
 
 
+def save_atomically(state: dict[str, Any], path: Path) -> None:
+    """torch.save through a temporary file renamed over `path`: a run stopped mid-write leaves the last whole one."""
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+
+
 def train(
     config: TrainConfig,
     windows: SplitWindows,
     checkpoint: Path | None = None,
     progress: bool = True,
     time_budget: float | None = None,
+    on_evaluation: Callable[[int, float], bool] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Minibatch training with periodic dev evaluation, keeping the best weights on dev.
 
     With `checkpoint`, state is saved at every evaluation and training resumes
     from it if it exists; the batch generator's state is saved too, so a resumed
-    run gives the same losses as an uninterrupted one.
+    run gives the same losses as an uninterrupted one. `on_evaluation(step, dev_loss)`
+    is called at each evaluation; returning True stops training there (a sweep's pruner).
+    `stop()` is asked after every step; True ends training there with an evaluation, as an exhausted
+    `time_budget` does (Ctrl-C).
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -127,6 +145,7 @@ def train(
 
         last = step + 1 == config.steps
         over_budget = time_budget is not None and time.perf_counter() - started > time_budget
+        over_budget = over_budget or (stop is not None and stop())
         if (step + 1) % config.eval_interval == 0 or last or over_budget:
             history.append(evaluation(model, windows, step + 1, started))
             dev, train_loss = history[-1]["dev_loss"], history[-1]["train_loss"]
@@ -134,7 +153,7 @@ def train(
                 best, best_step, best_dev = copy.deepcopy(model.state_dict()), step + 1, dev
             bar.set_postfix(train=f"{train_loss:.4f}", dev=f"{dev:.4f}", best=f"{best_dev:.4f}")
             if checkpoint is not None:
-                torch.save(
+                save_atomically(
                     {
                         "model": model.state_dict(),
                         "optimizer": optimizer.state_dict(),
@@ -150,7 +169,7 @@ def train(
                     },
                     checkpoint,
                 )
-            if over_budget:
+            if over_budget or (on_evaluation is not None and on_evaluation(step + 1, dev)):
                 break
     bar.close()
     model.load_state_dict(best)
@@ -164,15 +183,33 @@ MAX_SEED = 2**64 - 1  # torch generators take an unsigned 64-bit seed
 
 def parse_args(argv: list[str] | None = None, prog: str = "python -m training.train") -> argparse.Namespace:
     recipe_steps = ", ".join(f"{name} {RECIPES[name]().steps}" for name in sorted(RECIPES))
-    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=HelpFormatter, allow_abbrev=False)
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="training words: UTF-8, one item per line")
+    p.add_argument(
+        "--column",
+        metavar="NAME_OR_INDEX",
+        help="read this column of a table (a header's name, any case, or a position from 1); .csv and .tsv files "
+        "are tables without it (default: the column named like 'name', else the first)",
+    )
+    p.add_argument("--lowercase", action="store_true", help="lower-case every item (Smith and smith: one name)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="default", help="named settings (training/recipes.py)")
-    p.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model file to write; card and plots go beside it")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help=f"model file to write; card and plots go beside it (default: {DEFAULT_MODEL})",
+    )
     p.add_argument("--steps", type=int, help=f"optimizer steps, at least 1 (default: the recipe's: {recipe_steps})")
     p.add_argument("--seed", type=int, help=f"0 ... 2**64-1 (default: the recipe's, {RECIPES['default']().seed})")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue from <out>.ckpt if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    p.add_argument(
+        "--reexport",
+        type=Path,
+        metavar="WEIGHTS",
+        help="no training: export the weights a run kept in <out>.trained.pt when its export failed or Ctrl-C "
+        "stopped it (--out defaults to WEIGHTS without .trained)",
+    )
     return p.parse_args(argv)
 
 
@@ -184,8 +221,7 @@ def configure(args: argparse.Namespace) -> TrainConfig:
         raise CommandError(f"--seed must be 0 ... 2**64-1 (got {args.seed})")
     if args.threads is not None and args.threads < 0:
         raise CommandError(f"--threads must be 0 (torch's choice) or more (got {args.threads})")
-    if args.out.is_dir():
-        raise CommandError(f"{args.out}: is a directory; --out names the model file to write, e.g. {DEFAULT_MODEL}")
+    check_out(args.out)
     config = RECIPES[args.recipe]()
     if args.steps is not None:
         config.steps = args.steps
@@ -201,27 +237,37 @@ def configure(args: argparse.Namespace) -> TrainConfig:
 def command_line(args: argparse.Namespace) -> str:
     """The command that reproduces this run (for the model card), with the options that change its result."""
     parts = ["namegen train", f"--recipe {args.recipe}", f"--data {args.data}", f"--out {args.out}"]
-    parts += [f"--{name} {getattr(args, name)}" for name in ("steps", "seed") if getattr(args, name) is not None]
-    return " ".join(parts)
+    parts += [
+        f"--{name} {getattr(args, name)}" for name in ("column", "steps", "seed") if getattr(args, name) is not None
+    ]
+    return " ".join(parts + (["--lowercase"] if args.lowercase else []))
 
 
 def run(args: argparse.Namespace) -> None:
-    from training.export import export_artifact  # export pulls in plotting; keep train importable lean
+    from training.export import save_trained, trained_meta  # export pulls in plotting; keep train lean
 
+    if args.reexport is not None:
+        return reexport(args.reexport, args.out)
+    args.out = args.out or DEFAULT_MODEL
     config = configure(args)
-    words = read_words(args.data)
+    loaded = load_words(args.data, args.column, args.lowercase)
+    words = loaded.words
+    if len(words) < MIN_WORDS:
+        count = f"{len(words)} item" + ("" if len(words) == 1 else "s")
+        raise CommandError(f"{shown(args.data)}: {count}; the 80/10/10 split needs at least {MIN_WORDS}")
+    print(loaded.summary, *loaded.notes, sep="\n")
     vocab = Vocabulary.from_words(words)
     config.model.vocab_size = vocab.size
-    split = reference_split(words)
-    if len(words) < MIN_WORDS:
-        raise CommandError(f"{args.data}: {len(words)} items; the 80/10/10 split needs at least {MIN_WORDS}")
-    windows = SplitWindows.build(split, vocab, config.model.block_size)
+    windows = SplitWindows.build(reference_split(words), vocab, config.model.block_size)
     print(
-        f"{args.data}: {len(words)} words, vocab {vocab.size}, windows "
-        f"train {len(windows.train)} / dev {len(windows.dev)} / test {len(windows.test)}"
+        f"vocabulary {vocab.size} (the boundary '.' included), windows "
+        f"train {len(windows.train):,} / dev {len(windows.dev):,} / test {len(windows.test):,}"
     )
     checkpoint = args.out.with_suffix(".ckpt") if args.resume else None
-    result = train(config, windows, checkpoint=checkpoint, progress=not args.no_progress)
+    with CtrlC() as ctrl_c:
+        result = train(
+            config, windows, checkpoint=checkpoint, progress=not args.no_progress, stop=ctrl_c.pressed.is_set
+        )
     # The test split is looked at once, here, after every choice was made on dev.
     test_loss = loss_on(result.model, windows.test.x, windows.test.y)
     print(
@@ -231,9 +277,25 @@ def run(args: argparse.Namespace) -> None:
     if result.best_step == 0 or not all(map(math.isfinite, (result.dev_loss, test_loss))):
         # A diverged run (NaN at every evaluation) would write a card reading "dev inf": keep the old file.
         raise CommandError(f"the dev or test loss is not finite (training diverged): {args.out} not written", 1)
-    export_artifact(
-        result, test_loss, config, args.recipe, vocab, words, args.data, windows, args.out, command_line(args)
-    )
+    # The weights are saved before the export so that no failure there loses the run.
+    weights = args.out.with_suffix(TRAINED_WEIGHTS_SUFFIX)
+    meta = trained_meta(result, test_loss, config, args.recipe, vocab, words, args.data, windows, command_line(args))
+    try:
+        save_trained(result.model, meta, words, weights)
+    except OSError as exc:
+        raise CommandError(
+            f"{shown(weights)}: cannot be written ({exc.strerror}): the trained model is lost", 1
+        ) from None
+    if ctrl_c.pressed.is_set():
+        stopped = result.history[-1]["step"]
+        raise CommandError(
+            f"stopped by Ctrl-C at step {stopped:,} of {config.steps:,}: the best weights so far (step "
+            f"{result.best_step:,}) are in {shown(weights)}; {reexport_command(weights, args.out)} exports them"
+            + ("; --resume continues the run" if checkpoint is not None else ""),
+            EXIT_INTERRUPTED,
+        )
+    export_or_keep(result.model, meta, words, weights, args.out)
+    weights.unlink()
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     print(f"wrote {args.out}")
@@ -247,6 +309,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m training.train") 
         return fail(str(exc))
     except CommandError as exc:
         return fail(str(exc), exc.code)
+    except KeyboardInterrupt:
+        return fail("stopped by Ctrl-C: nothing written", EXIT_INTERRUPTED)
     return 0
 
 

@@ -24,11 +24,26 @@ ARTIFACT_VERSION = 1
 SUPPORTED_VERSIONS = {ARTIFACT_VERSION}
 META_FILE = "meta.json"
 WORDS_FILE = "words.txt.gz"  # every word of the training data, all splits, for novelty checks
+TRAINED_WEIGHTS_SUFFIX = ".trained.pt"  # beside a model: the float32 weights it was exported from; not a model
 REQUIRED_META = ("vocab", "block_size", "hyperparameters", "train_loss", "dev_loss", "test_loss", "dataset")
+# How a served artifact's int8 layers multiply here (training/model.py StackedBlock, the same bits either way):
+# torch._int_mm is oneDNN's int8 kernel only where the CPU has AVX-512 VNNI (torch's own test, below); elsewhere it
+# is a scalar loop, far slower than the float32 product of the same whole numbers.
+INT8_KERNELS = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled and torch.cpu._is_vnni_supported()
+
+
+def shown(name: object) -> str:
+    """A file or model name as written, or its repr when it holds a character that does not print: a newline
+    in a file name would split a one-line error in two."""
+    text = str(name)
+    return text if text.isprintable() else repr(text)
 
 
 class ArtifactError(Exception):
-    """The file is missing, unreadable, or not a namegen model."""
+    """The file is missing, unreadable, or not a namegen model: one line, the file's name first."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{shown(path)}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -52,18 +67,18 @@ def load_artifact(path: str | Path) -> Artifact:
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:  # torch raises several types for a bad archive
-        raise ArtifactError(f"{path}: {_why_not_torchscript(exc)}") from None
+        raise ArtifactError(path, _why_not_torchscript(exc)) from None
     try:
         meta = json.loads(extra[META_FILE] or "null")
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ArtifactError(f"{path}: meta.json inside the file is not valid JSON") from None
+        raise ArtifactError(path, "meta.json inside the file is not valid JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != ARTIFACT_FORMAT:
-        raise ArtifactError(f"{path}: not a namegen model (no meta.json with format '{ARTIFACT_FORMAT}')")
+        raise ArtifactError(path, f"not a namegen model (no meta.json with format '{ARTIFACT_FORMAT}')")
     if meta.get("format_version") not in SUPPORTED_VERSIONS:
-        raise ArtifactError(f"{path}: unsupported artifact format_version {meta.get('format_version')!r}")
+        raise ArtifactError(path, f"unsupported artifact format_version {meta.get('format_version')!r}")
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
-        raise ArtifactError(f"{path}: meta.json lacks {', '.join(missing)}")
+        raise ArtifactError(path, f"meta.json lacks {', '.join(missing)}")
     vocab, block_size = meta["vocab"], meta["block_size"]
     if (
         not isinstance(vocab, list)
@@ -72,12 +87,12 @@ def load_artifact(path: str | Path) -> Artifact:
         or not all(isinstance(c, str) and len(c) == 1 for c in vocab)
         or len(set(vocab)) != len(vocab)
     ):
-        raise ArtifactError(f"{path}: meta.json vocab must be distinct single characters starting with '.'")
+        raise ArtifactError(path, "meta.json vocab must be distinct single characters starting with '.'")
     if not isinstance(block_size, int) or block_size < 1:
-        raise ArtifactError(f"{path}: meta.json block_size must be a positive integer")
+        raise ArtifactError(path, "meta.json block_size must be a positive integer")
     for method in ("position_tables", "logits_from_first_layer"):
         if not hasattr(module, method):
-            raise ArtifactError(f"{path}: the TorchScript module lacks {method}()")
+            raise ArtifactError(path, f"the TorchScript module lacks {method}()")
     _check_forward(path, module, len(vocab), block_size)
     words: frozenset[str] = frozenset()
     raw = extra[WORDS_FILE]
@@ -85,8 +100,10 @@ def load_artifact(path: str | Path) -> Artifact:
         try:
             words = frozenset(gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n"))
         except (OSError, UnicodeDecodeError, EOFError):
-            raise ArtifactError(f"{path}: words.txt.gz inside the file is corrupt") from None
+            raise ArtifactError(path, "words.txt.gz inside the file is corrupt") from None
     module.eval()
+    if hasattr(module, "use_int8_kernels"):  # the served layout
+        module.use_int8_kernels(INT8_KERNELS)
     return Artifact(path, module, meta, tuple(vocab), block_size, words)
 
 
@@ -97,22 +114,22 @@ ZIP_MAGIC = b"PK\x03\x04"  # TorchScript files are zip archives
 def _check_file(path: Path) -> None:
     """Say what `path` is when it cannot be a model, before torch's less helpful messages."""
     if not path.exists():
-        raise ArtifactError(f"{path}: model file not found")
+        raise ArtifactError(path, "model file not found")
     if path.is_dir():
-        raise ArtifactError(f"{path}: is a directory, not a model file")
+        raise ArtifactError(path, "is a directory, not a model file")
     if not path.is_file():
-        raise ArtifactError(f"{path}: not a regular file, not a model file")
+        raise ArtifactError(path, "not a regular file, not a model file")
     try:
         with path.open("rb") as f:
             head = f.read(len(ZIP_MAGIC))
     except OSError as exc:
-        raise ArtifactError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+        raise ArtifactError(path, f"cannot be read ({exc.strerror or type(exc).__name__})") from None
     if not head:
-        raise ArtifactError(f"{path}: empty file, not a model ({MODEL_HINT})")
+        raise ArtifactError(path, f"empty file, not a model ({MODEL_HINT})")
     if head != ZIP_MAGIC:
-        raise ArtifactError(f"{path}: not a TorchScript archive ({MODEL_HINT})")
+        raise ArtifactError(path, f"not a TorchScript archive ({MODEL_HINT})")
     if not zipfile.is_zipfile(path):  # the archive's directory is at its end: a cut-off copy lacks it
-        raise ArtifactError(f"{path}: incomplete zip archive (truncated or corrupted copy?), not a loadable model")
+        raise ArtifactError(path, "incomplete zip archive (truncated or corrupted copy?), not a loadable model")
 
 
 def _why_not_torchscript(exc: Exception) -> str:
@@ -131,6 +148,6 @@ def _check_forward(path: Path, module: torch.jit.ScriptModule, vocab_size: int, 
         with torch.no_grad():
             logits = module(torch.zeros((2, block_size), dtype=torch.long))
     except Exception:
-        raise ArtifactError(f"{path}: forward fails on a (2, {block_size}) context") from None
+        raise ArtifactError(path, f"forward fails on a (2, {block_size}) context") from None
     if tuple(logits.shape) != (2, vocab_size) or not bool(torch.isfinite(logits).all()):
-        raise ArtifactError(f"{path}: forward gives {tuple(logits.shape)} logits, expected (2, {vocab_size}) finite")
+        raise ArtifactError(path, f"forward gives {tuple(logits.shape)} logits, expected (2, {vocab_size}) finite")

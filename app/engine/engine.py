@@ -10,24 +10,46 @@ from __future__ import annotations
 import asyncio
 import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 import torch
 
 from app.engine.artifact import Artifact
+from app.engine.constraint_compiler import ConstraintCompiler
+from app.engine.constraint_params import EXACT_NOTE, MASKING_NOTE, constraint_spec, normalized_spec, read_constraints
+from app.engine.constraints import Automaton, ConstraintSpec
 from app.engine.jobs import MAX_SEED, SampleJob, SampleSpec
+from app.engine.patterns import CompilerBusy
 from app.engine.problems import InvalidInput, Loc, Problem
 from app.engine.sampler import Controls, Sampler
-from app.engine.scheduler import Gone, Scheduler
+from app.engine.scheduler import Busy, Gone, Scheduler
 from app.engine.scorer import Scorer
-from app.engine.textrules import TextRules
+from app.engine.textrules import Normalized, TextRules, raw_problem
 from app.hashing import file_sha256
 from app.settings import Settings
 
 WARM_CHUNK = 1000  # names per warm-up round
+# A batch whose texts hold more characters than this is normalized off the event loop, in one thread for all:
+# a full batch at the raw cap can be a hundred milliseconds of Unicode work, and the loop must not wait on it,
+# nor compete for the interpreter with a thread per such batch.
+READ_ON_THE_LOOP_CHARS = 8192
+TEXT_READER = ThreadPoolExecutor(1, thread_name_prefix="namegen-read-texts")
 
 __all__ = ["MAX_SEED", "Engine", "InvalidInput", "SampleSpec"]
+
+
+@dataclass(frozen=True)
+class SampleSetup:
+    """A checked /sample request: the sampler's controls, the notes, the spec with its texts normalized, and the
+    constraints to compile into an automaton (None: the sampler needs none)."""
+
+    controls: Controls
+    notes: list[str]
+    spec: SampleSpec
+    constraints: ConstraintSpec | None
 
 
 class Engine:
@@ -47,6 +69,7 @@ class Engine:
         )
         self.scorer = Scorer(artifact)
         self.scheduler = scheduler or Scheduler(settings.max_queued_work)
+        self.constraints = ConstraintCompiler(artifact.vocab, artifact.words)
 
     @functools.cached_property
     def sha256(self) -> str:
@@ -59,6 +82,7 @@ class Engine:
         before the first request rather than during the first ones."""
         await self.sample(SampleSpec(n=min(8, self.settings.max_n), seed=0))
         await self.score_batch([self.artifact.vocab[1]])
+        self.constraints.background  # noqa: B018  # built now rather than in the first constrained request
         controls = Controls(max_length=self.settings.max_name_length)
         for first in range(0, self.settings.warm_names, WARM_CHUNK):
             count = min(WARM_CHUNK, self.settings.warm_names - first)
@@ -74,8 +98,14 @@ class Engine:
     async def sample(self, spec: SampleSpec, gone: Gone | None = None) -> dict[str, Any]:
         """Validate, then run the request's rounds through the scheduler until it has its names or its budget
         is spent. InvalidInput for a bad request, Busy when the server is overloaded, ClientGone if `gone`."""
-        controls, notes = self.sample_controls(spec)
-        job = SampleJob(spec, controls, notes, self.artifact.vocab, self.artifact.words, self.settings.max_attempts)
+        setup = self.sample_controls(spec)
+        controls, notes = setup.controls, list(setup.notes)
+        if setup.constraints is not None:
+            controls = replace(controls, automaton=await self.automaton(setup.constraints))
+            notes += [MASKING_NOTE, EXACT_NOTE] if spec.exact else [MASKING_NOTE]
+        job = SampleJob(
+            setup.spec, controls, notes, self.artifact.vocab, self.artifact.words, self.settings.max_attempts
+        )
         admitted = False
         while (planned := job.next_round()) is not None:
             job.add(await self.scheduler.sample(self.sampler, planned.controls, planned.uniforms(), gone, admitted))
@@ -86,7 +116,14 @@ class Engine:
         """sample() from synchronous code (CLI, warm-up, tests): the same path, in an event loop of its own."""
         return asyncio.run(self.sample(spec))
 
-    def sample_controls(self, spec: SampleSpec) -> tuple[Controls, list[str]]:
+    async def automaton(self, constraints: ConstraintSpec) -> Automaton:
+        """The constraints compiled (off the event loop: a pattern takes a worker process), or InvalidInput."""
+        try:
+            return await asyncio.to_thread(self.constraints.automaton, constraints)
+        except CompilerBusy as exc:
+            raise Busy(f"server busy: {exc}") from None
+
+    def sample_controls(self, spec: SampleSpec) -> SampleSetup:
         """The checks that need the settings or the vocabulary, all problems at once; then the sampler's controls."""
         s, problems = self.settings, []
         if spec.n > s.max_n:
@@ -104,17 +141,20 @@ class Engine:
             problems.append(
                 Problem(("min_length",), f"must be at most max_length ({max_length}), got {spec.min_length}", "order")
             )
-        prefix = self.rules.normalize(spec.prefix, "prefix")
-        problems += self.rules.problems(prefix.text, ("prefix",), max_length=s.max_name_length, allow_empty=True)
+        prefix, prefix_problems = self.rules.read(spec.prefix, ("prefix",), "prefix", s.max_name_length, True)
+        problems += prefix_problems
         if len(prefix.text) > max_length and not problems:
             problems.append(
                 Problem(("prefix",), f"has {len(prefix.text)} characters, more than max_length ({max_length})", "order")
             )
+        texts, notes, found = read_constraints(spec, self.rules, prefix.text, max_length, s.max_name_length)
+        problems += found
         if problems:
             raise InvalidInput(problems)
         prefix_ids = tuple(self.char_ids[c] for c in prefix.text)
         controls = Controls(spec.temperature, spec.top_k, spec.top_p, prefix_ids, spec.min_length, max_length)
-        return controls, list(prefix.notes)
+        constraints = constraint_spec(spec, texts, prefix.text, max_length)
+        return SampleSetup(controls, [*prefix.notes, *notes], normalized_spec(spec, texts), constraints)
 
     # -- scoring ----------------------------------------------------------------------------------------
 
@@ -146,13 +186,18 @@ class Engine:
                     )
                 ]
             )
-        self.scheduler.admit(sum(len(t) + 1 for t in texts))  # before the work of checking them: busy is busy
-        normalized, problems = [], []
-        for i, text in enumerate(texts):
-            where: Loc = loc if single else (*loc, i)
-            norm = self.rules.normalize(text, "text" if single else f"texts[{i}]")
-            normalized.append(norm)
-            problems += self.rules.problems(norm.text, where, max_length=self.settings.max_text_length)
+        where: list[Loc] = [loc] if single else [(*loc, i) for i in range(len(texts))]
+        limit = self.settings.max_text_length
+        too_long = [p for text, at in zip(texts, where, strict=True) if (p := raw_problem(text, at, limit))]
+        if too_long:  # refused before any text is read
+            raise InvalidInput(too_long)
+        chars = sum(map(len, texts))
+        self.scheduler.admit(chars + len(texts))  # before the work of checking them: busy is busy
+        if chars > READ_ON_THE_LOOP_CHARS:
+            loop = asyncio.get_running_loop()
+            normalized, problems = await loop.run_in_executor(TEXT_READER, self.read_texts, texts, where, single)
+        else:
+            normalized, problems = self.read_texts(texts, where, single)
         if problems:
             raise InvalidInput(problems)
 
@@ -161,6 +206,15 @@ class Engine:
             return orjson.dumps({"model": self.name, **result, **extra})
 
         return await self.scheduler.score(self.scorer, [n.text for n in normalized], encode, gone, admitted=True)
+
+    def read_texts(self, texts: list[str], where: list[Loc], single: bool) -> tuple[list[Normalized], list[Problem]]:
+        """Every text normalized and checked, with the problems of all of them."""
+        normalized, problems = [], []
+        for i, (text, at) in enumerate(zip(texts, where, strict=True)):
+            norm, found = self.rules.read(text, at, "text" if single else f"texts[{i}]", self.settings.max_text_length)
+            normalized.append(norm)
+            problems += found
+        return normalized, problems
 
     # -- what comes next ----------------------------------------------------------------------------------
 
@@ -171,12 +225,10 @@ class Engine:
     async def next_chars_encoded(self, prefix: str, top: int | None = None, gone: Gone | None = None) -> bytes:
         """GET /next's JSON: the distribution over the character after `prefix` (normalized as /score normalizes
         text), most likely first, the end token included, and ln p of the prefix itself as a name's start."""
-        self.scheduler.admit(len(prefix) + 1)
-        norm = self.rules.normalize(prefix, "prefix")
-        limit = self.settings.max_text_length
-        problems = self.rules.problems(norm.text, ("prefix",), max_length=limit, allow_empty=True)
+        norm, problems = self.rules.read(prefix, ("prefix",), "prefix", self.settings.max_text_length, True)
         if problems:
             raise InvalidInput(problems)
+        self.scheduler.admit(len(norm.text) + 1)
         vocab = self.artifact.vocab
 
         def encode(i: int, result: dict[str, Any]) -> bytes:

@@ -3,11 +3,12 @@
 /sample's log_prob and /score's total_loss must agree, so both read a context's network output from
 ContextNetwork.logits: the first layer as an embedding_bag sum over the artifact's per-position tables (the
 embeddings times W1, precomputed: no embedding lookup, no wide matmul), then the artifact's
-logits_from_first_layer on the rest. Each call is padded to one of a fixed set of batch sizes (BUCKETS):
-float32 GEMM results can change in the last bit with the batch size (BLAS picks other kernels for small M), so
-a fixed set of shapes, checked to agree with each other by tests/test_network.py, makes a context's output the
-same whoever it is batched with. A large call is split into calls of at most MAX_CHUNK contexts, computed in
-parallel threads.
+logits_from_first_layer on the rest. A context's output must not depend on what it is batched with, and BLAS
+picks its float32 kernel by the number of rows (kernels that round differently, on some CPUs), so the served
+layout (training/model.py) computes its float matmuls as products of 4 rows and its int8 ones exactly; each call
+is padded to one of a fixed set of batch sizes (BUCKETS, multiples of 4), so every elementwise kernel sees whole
+vectors too. tests/test_network.py checks that the sizes agree. A large call is split into calls of at most
+MAX_CHUNK contexts, computed in parallel threads.
 """
 
 from __future__ import annotations

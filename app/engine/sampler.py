@@ -16,6 +16,13 @@ results can change in the last bit with the batch size (BLAS picks other kernels
 set of shapes - checked to agree with each other by tests/test_sampler.py - makes a context's distribution
 the same whoever it is batched with, whether it came from the cache or not. Everything after the network is
 row-wise (log_softmax, softmax, cumsum) or exact elementwise arithmetic, so it is batch-independent too.
+
+Constraints (suffix, contains, excludes, pattern, with the prefix and the length bounds) come as an Automaton
+(app.engine.constraints): each row carries its state, and each step draws only among the tokens from which a
+match is still reachable, each weighted by its guide (app.engine.guidance), renormalized. Temperature applies
+to the model's part, top_k and top_p to the weighted result, so they choose among what can still match. Each
+row's ln q, its probability under the distributions it was actually drawn from, is kept beside the model's
+own ln p.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import torch
 
 from app.engine.artifact import BOUNDARY_ID as END
 from app.engine.artifact import Artifact
+from app.engine.constraints import Automaton
 from app.engine.network import BUCKETS as BUCKETS  # re-exported: the sizes every network call is padded to
 from app.engine.network import ContextNetwork
 from app.settings import DEFAULT_CACHE_CONTEXTS
@@ -47,6 +55,7 @@ class Controls:
     prefix_ids: tuple[int, ...] = ()
     min_length: int = 0  # name length including the prefix
     max_length: int = 32  # a row still going after this many characters is rejected
+    automaton: Automaton | None = None  # constraints that mask each step (then no row runs past max_length)
 
     @property
     def steps(self) -> int:
@@ -61,6 +70,24 @@ class Round:
     names: list[str]
     log_probs: list[float]  # log p(name + end) at temperature 1, untruncated, prefix included
     rejected: list[bool]  # the row reached max_length without ending
+    # ln q(name + end | prefix): each step's probability in the distribution the row was drawn from (temperature,
+    # top_k, top_p and masks applied, renormalized). The prefix is given, not drawn: it adds nothing.
+    drawn_log_probs: list[float]
+    # With an automaton: ln of the name's probability at the request's temperature, untruncated and unmasked,
+    # prefix included (the target of importance resampling); None without one.
+    tempered_log_probs: list[float] | None = None
+
+    @staticmethod
+    def joined(parts: Sequence[Round]) -> Round:
+        """The rounds' rows one after another."""
+        tempered = [p.tempered_log_probs for p in parts]
+        return Round(
+            [n for p in parts for n in p.names],
+            [lp for p in parts for lp in p.log_probs],
+            [r for p in parts for r in p.rejected],
+            [lp for p in parts for lp in p.drawn_log_probs],
+            None if any(t is None for t in tempered) else [lp for t in tempered for lp in t or ()],
+        )
 
 
 @dataclass
@@ -151,8 +178,8 @@ class Sampler:
         blocks of rows, run in any batches, and give the same names."""
         steps = controls.steps
         with self.lock, torch.inference_mode():
-            start, prefix_log_prob = self._prefix_state(controls.prefix_ids)
-            tokens, log_probs = self._run(start, np.concatenate(uniforms, axis=1), controls)
+            start, prefix_log_prob, prefix_tempered = self._prefix_state(controls)
+            tokens, log_probs, drawn, tempered = self._run(start, np.concatenate(uniforms, axis=1), controls)
         rejected = ~(tokens == END).any(axis=1)
         # Token ids -> characters, one fixed-width string per row; numpy drops the trailing NULs (end, unused).
         texts = self.codepoints[tokens].view(f"<U{steps}").ravel().tolist()
@@ -160,32 +187,54 @@ class Sampler:
         names = [prefix + t for t in texts] if prefix else texts
         totals = (log_probs + prefix_log_prob).tolist()
         flags = rejected.tolist()
+        drawn_totals = drawn.tolist()
+        tempered_totals = None if tempered is None else (tempered + prefix_tempered).tolist()
         rounds, first = [], 0
         for block in uniforms:
             last = first + block.shape[1]
-            rounds.append(Round(names[first:last], totals[first:last], flags[first:last]))
+            rounds.append(
+                Round(
+                    names[first:last],
+                    totals[first:last],
+                    flags[first:last],
+                    drawn_totals[first:last],
+                    None if tempered_totals is None else tempered_totals[first:last],
+                )
+            )
             first = last
         return rounds
 
-    def _prefix_state(self, prefix_ids: tuple[int, ...]) -> tuple[int, float]:
-        """The context number after the prefix, and log p(prefix) (the same for every row)."""
+    def _prefix_state(self, controls: Controls) -> tuple[int, float, float]:
+        """The context number after the prefix, log p(prefix), and the same at the controls' temperature (the same
+        for every row)."""
+        prefix_ids = controls.prefix_ids
         keys = [0]  # all boundary tokens
         for token in prefix_ids:
             keys.append(keys[-1] % self.span * self.vocab_size + token)
         if not prefix_ids:
-            return 0, 0.0
+            return 0, 0.0, 0.0
         rows = self.rows_for(np.array(keys[:-1], dtype=self.key_dtype))
-        return keys[-1], float(rows[np.arange(len(prefix_ids)), list(prefix_ids)].sum())
+        log_prob = float(rows[np.arange(len(prefix_ids)), list(prefix_ids)].sum())
+        tempered = tempered_log_probs(rows[:, : self.vocab_size], np.array(prefix_ids), controls.temperature).sum()
+        return keys[-1], log_prob, float(tempered)
 
-    def _run(self, start: int, uniforms: np.ndarray, controls: Controls) -> tuple[np.ndarray, np.ndarray]:
+    def _run(
+        self, start: int, uniforms: np.ndarray, controls: Controls
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Draw every row to its end. Rows whose context is cached draw on; a row whose context is missing
         waits, and when every row still going waits, their contexts are computed in one network call. A round
         so makes about as many calls as its rows' longest run of misses, not one per character position that
-        has a miss: fewer, larger calls (a call's cost is mostly fixed while it has few contexts)."""
+        has a miss: fewer, larger calls (a call's cost is mostly fixed while it has few contexts).
+        Returns the tokens, and per row ln p (temperature 1), ln q (as drawn) and, with an automaton, ln p at
+        the controls' temperature."""
         steps, n = uniforms.shape
         v = self.vocab_size
+        automaton = controls.automaton
         tokens = np.full((n, steps), NO_TOKEN, dtype=np.int64)
         log_probs = np.zeros(n, dtype=np.float64)
+        drawn_log_probs = np.zeros(n, dtype=np.float64)
+        tempered = None if automaton is None else np.zeros(n, dtype=np.float64)
+        states = np.full(n, 0 if automaton is None else automaton.start, dtype=np.int32)  # each row's automaton state
         keys = np.full(n, start, dtype=self.key_dtype)  # each row's context
         step = np.zeros(n, dtype=np.int64)  # each row's next position
         rows = np.arange(n)  # the rows still going
@@ -200,25 +249,49 @@ class Sampler:
             self.stats.lookups += len(drawing)
             at = step[drawing]
             lengths = prefix_length + at
-            if plain and int(lengths.min()) >= controls.min_length:
+            probs: np.ndarray | None = None  # the drawn distribution, unnormalized (None: the model's own)
+            if automaton is not None:
+                weights = automaton.log_weights(states[drawing], lengths)
+                probs, cdf = self._guided(dist[:, :v], controls, lengths, weights)
+                last = (cdf < cdf[:, -1:]).sum(axis=1)
+            elif plain and int(lengths.min()) >= controls.min_length:
                 cdf = dist[:, v:]  # the CDF at temperature 1: every token has mass
                 last = v - 1
             else:
-                cdf = self._cdf(dist[:, :v], controls, lengths)
+                probs, cdf = self._cdf(dist[:, :v], controls, lengths)
                 last = (cdf < cdf[:, -1:]).sum(axis=1)  # the last token with mass: u * total may round up to total
             target = uniforms[at, drawing] * cdf[:, -1]
             token = np.minimum((cdf <= target[:, None]).sum(axis=1), last)
-            log_probs[drawing] += dist[np.arange(len(token)), token]
+            chosen = np.arange(len(token)), token
+            log_probs[drawing] += dist[chosen]
+            drawn_log_probs[drawing] += dist[chosen] if probs is None else np.log(probs[chosen] / cdf[:, -1])
+            if tempered is not None:
+                tempered[drawing] += tempered_log_probs(dist[:, :v], token, controls.temperature)
             tokens[drawing, at] = token
             step[drawing] = at + 1
             going = (token != END) & (at + 1 < steps)  # a row going past the last step is over max_length
             drawing, token = drawing[going], token[going]
             keys[drawing] = keys[drawing] % self.span * v + token
+            if automaton is not None:
+                states[drawing] = automaton.advance(states[drawing], token)
             rows = np.concatenate((rows[waiting], drawing))
-        return tokens, log_probs
+        return tokens, log_probs, drawn_log_probs, tempered
 
-    def _cdf(self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray) -> np.ndarray:
-        """(B, V) temperature-1 log-probs, and each row's name length so far -> the unnormalized CDFs to draw from.
+    def _guided(
+        self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray, weights: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Like _cdf, with an automaton's log-weights; at temperature 1 without top_k or top_p, in numpy alone."""
+        if controls.temperature != 1.0 or controls.top_k is not None or controls.top_p is not None:
+            return self._cdf(log_probs, controls, lengths, weights)
+        scores = log_probs + weights  # -inf where nothing can match any more
+        probs = np.exp(scores - scores.max(axis=1, keepdims=True))  # the best allowed token at 1: never all 0
+        return probs, np.cumsum(probs, axis=1)
+
+    def _cdf(
+        self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray, weights: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(B, V) temperature-1 log-probs, and each row's name length so far -> the probabilities to draw from and
+        their CDFs (both unnormalized). `weights`: an automaton's log-weights (-inf: not allowed).
 
         Tokens a constraint forbids are removed before anything else, so no temperature can bring them back: the
         likeliest allowed token is shifted to 0 and a tiny temperature sends the others to -inf (greedy among the
@@ -226,8 +299,14 @@ class Sampler:
         """
         allowed = np.array(log_probs)
         allowed[lengths < controls.min_length, END] = -np.inf  # too short to end yet
+        if weights is not None:
+            allowed[np.isneginf(weights)] = -np.inf
         with np.errstate(over="ignore", invalid="ignore"):
-            scaled = torch.from_numpy((allowed - allowed.max(axis=1, keepdims=True)) / controls.temperature)
+            shifted = (allowed - allowed.max(axis=1, keepdims=True)) / controls.temperature
+            if weights is not None:  # the guide weighs the tempered model: it stands for a probability, not a logit
+                shifted = np.where(np.isneginf(shifted), -np.inf, shifted + weights)
+                shifted -= shifted.max(axis=1, keepdims=True)
+            scaled = torch.from_numpy(shifted)
         if controls.top_k is not None and controls.top_k < self.vocab_size:
             kth = scaled.topk(controls.top_k, dim=1).values[:, -1:]
             scaled.masked_fill_(scaled < kth, -torch.inf)
@@ -237,12 +316,21 @@ class Sampler:
             sorted_probs, order = probs.sort(dim=1, descending=True, stable=True)
             mass_before = sorted_probs.cumsum(dim=1) - sorted_probs
             probs = probs * torch.zeros_like(probs).scatter_(1, order, (mass_before < controls.top_p).double())
-        return probs.cumsum_(dim=1).numpy()
+        return probs.numpy(), probs.cumsum(dim=1).numpy()
 
 
 def draw_uniforms(n: int, controls: Controls, generator: torch.Generator) -> np.ndarray:
     """A round's randomness, drawn up front: (steps, n) float64 uniforms, one column per row."""
     return torch.rand((controls.steps, n), dtype=torch.float64, generator=generator).numpy()
+
+
+def tempered_log_probs(log_probs: np.ndarray, tokens: np.ndarray, temperature: float) -> np.ndarray:
+    """(B, V) temperature-1 log-probs and (B,) tokens -> each token's ln probability at `temperature`."""
+    if temperature == 1.0:
+        return log_probs[np.arange(len(tokens)), tokens]
+    with np.errstate(over="ignore"):  # a tiny temperature sends all but the top token to -inf, as it should
+        scaled = (log_probs - log_probs.max(axis=1, keepdims=True)) / temperature
+    return scaled[np.arange(len(tokens)), tokens] - np.log(np.exp(scaled).sum(axis=1))
 
 
 def distributions(logits: np.ndarray) -> np.ndarray:

@@ -151,11 +151,7 @@ class Scheduler:
         contexts = uniforms.shape[0] * uniforms.shape[1]
         work = {"sampler": sampler, "controls": controls, "uniforms": uniforms}
         parts: list[Round] = await self._submit("sample", contexts, gone, admitted, **work)
-        return Round(
-            [n for p in parts for n in p.names],
-            [lp for p in parts for lp in p.log_probs],
-            [r for p in parts for r in p.rejected],
-        )
+        return Round.joined(parts)
 
     async def score(
         self,

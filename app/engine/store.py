@@ -2,8 +2,9 @@
 
 NAMEGEN_MODEL_PATH names one artifact file or a directory of them. In a directory, every `*.pt` file is a
 model named by its file stem (`model_artifacts/us-surnames.pt` is `us-surnames`); other files (model cards,
-plots) are ignored. Loading is all or nothing: one broken artifact refuses the whole store, naming the file,
-so a typo in a deployment fails at startup rather than on some later request.
+plots, the `*.trained.pt` weights a training run keeps) are ignored. Loading is all or nothing: one broken
+artifact refuses the whole store, naming the file, so a typo in a deployment fails at startup rather than on some
+later request.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.engine.artifact import Artifact, ArtifactError, load_artifact
+from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX, Artifact, ArtifactError, load_artifact, shown
 from app.engine.engine import Engine
 from app.engine.scheduler import Scheduler
 from app.settings import Settings
@@ -25,21 +26,33 @@ class UnknownModel(LookupError):
     """A request named a model the store does not serve."""
 
     def __init__(self, name: str, served: list[str]) -> None:
-        shown = name if len(name) <= 64 else f"{name[:64]}..."  # a query string can be kilobytes long
-        super().__init__(f"unknown model {shown!r}; the models are: {', '.join(served)}")
+        asked = name if len(name) <= 64 else f"{name[:64]}..."  # a query string can be kilobytes long
+        super().__init__(f"unknown model {asked!r}; the models are: {', '.join(map(shown, served))}")
         self.served = served
 
 
+def is_model_file(path: Path) -> bool:
+    name = path.name
+    return name.endswith(ARTIFACT_SUFFIX) and not name.startswith(".") and not name.endswith(TRAINED_WEIGHTS_SUFFIX)
+
+
 def artifact_files(path: Path) -> dict[str, Path]:
-    """Model name -> file: the file itself, or every visible `*.pt` file directly in the directory, by name."""
+    """Model name -> file: the file itself, or every visible `*.pt` file directly in the directory (trained weights
+    excepted), by name."""
     if not path.is_dir():
         return {path.stem: path}  # load_artifact says what is wrong with a missing or odd file
     try:
-        files = sorted(p for p in path.iterdir() if p.suffix == ARTIFACT_SUFFIX and not p.name.startswith("."))
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix == ARTIFACT_SUFFIX
+            and not p.name.startswith(".")
+            and not p.name.endswith(TRAINED_WEIGHTS_SUFFIX)
+        )
     except OSError as exc:
-        raise ArtifactError(f"{path}: cannot list the model directory ({exc.strerror or type(exc).__name__})") from None
+        raise ArtifactError(path, f"cannot list the model directory ({exc.strerror or type(exc).__name__})") from None
     if not files:
-        raise ArtifactError(f"{path}: no model files (*{ARTIFACT_SUFFIX}) in this directory")
+        raise ArtifactError(path, f"no model files (*{ARTIFACT_SUFFIX}) in this directory")
     return {p.stem: p for p in files}
 
 
@@ -49,7 +62,7 @@ def choose_default(names: list[str], wanted: str | None, path: Path) -> str:
     if wanted is not None:
         if wanted not in names:
             raise ArtifactError(
-                f"{path}: NAMEGEN_DEFAULT_MODEL={wanted!r} is not among the models found ({', '.join(names)})"
+                path, f"NAMEGEN_DEFAULT_MODEL={wanted!r} is not among the models found ({', '.join(map(shown, names))})"
             )
         return wanted
     return PREFERRED_DEFAULT if PREFERRED_DEFAULT in names else names[0]

@@ -1,7 +1,8 @@
 """The web page at GET /, its static assets, and the training plots shown in its model panel.
 
 Assets are served from a fixed allow-list (no user-supplied paths reach the filesystem), and the page carries
-a Content-Security-Policy that only allows this origin, so it works offline and cannot pull anything external.
+a Content-Security-Policy that only allows this origin (app.security.PAGE), so it works offline and cannot pull
+anything external. A plot is served only when it is a regular file inside its model's directory.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.dependencies import StoreDep, served_model
 from app.engine.store import ModelStore
 from app.queries import parse_query, query_parameters
 from app.schemas import INVALID, UNKNOWN_MODEL, ModelQuery
+from app.security import PAGE
 
 router = APIRouter()
 
@@ -27,10 +29,6 @@ STATIC_ASSETS = {path.name: MEDIA_TYPES[path.suffix] for path in STATIC_DIR.iter
 PlotKind = Literal["loss", "embeddings"]  # training/export.py writes <model>.loss.png and <model>.embeddings.png
 PLOT_KINDS: tuple[str, ...] = get_args(PlotKind)
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 # Revalidate every time: the files are tiny, and a redeploy must never leave a stale script behind.
 NO_CACHE = "no-cache"
 
@@ -47,7 +45,7 @@ def file_response(request: Request, path: Path, media_type: str, headers: dict[s
 
 @router.get("/", include_in_schema=False)
 def index(request: Request) -> Response:
-    headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY}
+    headers = {"Content-Security-Policy": PAGE}
     return file_response(request, STATIC_DIR / "index.html", "text/html; charset=utf-8", headers)
 
 
@@ -59,9 +57,12 @@ def static_asset(name: str, request: Request) -> Response:
     return file_response(request, STATIC_DIR / name, media_type)
 
 
-def plot_path(model_path: Path, kind: str) -> Path:
-    """Where training/export.py writes a plot: beside the artifact, e.g. names-mlp.pt -> names-mlp.loss.png."""
-    return model_path.with_suffix(f".{kind}.png")
+def plot_path(model_path: Path, kind: str) -> Path | None:
+    """Where training/export.py writes a plot, beside the artifact (names-mlp.pt -> names-mlp.loss.png), resolved;
+    None unless that is a regular file inside the artifact's directory (a symlink may not lead out of it)."""
+    directory = model_path.parent.resolve()
+    path = (directory / model_path.with_suffix(f".{kind}.png").name).resolve()
+    return path if path.is_relative_to(directory) and path.is_file() else None
 
 
 def requested_artifact(request: Request, store: ModelStore) -> Path:
@@ -78,7 +79,7 @@ def requested_artifact(request: Request, store: ModelStore) -> Path:
 )
 async def plot_list(request: Request, store: StoreDep) -> dict[str, list[str]]:
     path = requested_artifact(request, store)
-    return {"available": [kind for kind in PLOT_KINDS if plot_path(path, kind).is_file()]}
+    return {"available": [kind for kind in PLOT_KINDS if plot_path(path, kind) is not None]}
 
 
 @router.get(
@@ -94,7 +95,9 @@ async def plot_list(request: Request, store: StoreDep) -> dict[str, list[str]]:
     openapi_extra={"parameters": query_parameters(ModelQuery)},
 )
 async def plot(kind: PlotKind, request: Request, store: StoreDep) -> Response:
-    path = plot_path(requested_artifact(request, store), kind)
-    if not path.is_file():
-        raise HTTPException(status_code=404, detail=f"the model has no {kind} plot ({path.name} is absent)")
+    artifact = requested_artifact(request, store)
+    path = plot_path(artifact, kind)
+    if path is None:
+        name = artifact.with_suffix(f".{kind}.png").name
+        raise HTTPException(status_code=404, detail=f"the model has no {kind} plot ({name!r} is absent or not a file)")
     return file_response(request, path, "image/png")

@@ -21,8 +21,10 @@ router = APIRouter(tags=["generate"])
     summary="Sample invented names",
     description="Draws `n` names from the model. Every response carries the seed, so it can be reproduced: the "
     "same model, seed and parameters give the same names, whatever other requests are served at the same time. "
-    "Constraints that cannot be met within the max_attempts setting return what was found with "
-    "`complete: false` and a `message`.",
+    "suffix, contains, excludes and pattern are compiled, with prefix and the length bounds, into one automaton "
+    "that guides every step, so every name meets them; a combination no name can meet is a 422 before any "
+    "sampling. A request that finds too few names within the max_attempts setting (unique, novel_only, or "
+    "max_length alone, which is met by redrawing) returns what was found with `complete: false` and a `message`.",
     responses={**INVALID, **UNKNOWN_MODEL, **BUSY},
     openapi_extra={"parameters": query_parameters(SampleQuery)},
 )
