@@ -190,7 +190,7 @@ def test_page_url_carries_the_settings_and_the_seed_the_server_picked(server: st
     page = watched.page
     page.goto(server)
     page.get_by_label("Names", exact=True).fill("6")
-    page.get_by_text("More settings").click()
+    page.get_by_text("More settings", exact=True).click()
     page.get_by_label("Top-k").fill("12")
     page.get_by_label("No repeats").check()
     page.get_by_test_id("sample-button").click()  # no seed typed: the server picks one
