@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
+from app.limits import RETRY_AFTER_SECONDS
 from app.logs import REQUEST_ID, get_logger
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -55,7 +56,6 @@ def internal_error_body(request_id: str) -> bytes:
 
 
 SHUTDOWN_DETAIL = "the server shut down before this request was done; retry (another instance may answer)"
-RETRY_AFTER_SECONDS = 1
 
 
 class ObservabilityMiddleware:
