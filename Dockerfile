@@ -46,4 +46,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('NAMEGEN_PORT', '8000') + '/healthz', timeout=3)"]
-CMD ["python", "-m", "app.serve"]
+CMD ["python", "-m", "app.http.serve"]

@@ -59,7 +59,7 @@ lock: venv
 	$(BIN)/uv pip compile $(LOCK_FLAGS) -c requirements.lock pyproject.toml requirements.in -o requirements-image.lock
 
 serve: venv
-	$(BIN)/python -m app.serve
+	$(BIN)/python -m app.http.serve
 
 lint: venv
 	$(BIN)/ruff check .

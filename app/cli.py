@@ -19,7 +19,7 @@ from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
 from app.engine.problems import InvalidInput, Problem, describe
 from app.engine.store import UnknownModel, chosen_model_file
-from app.schemas import NextQuery, SampleQuery
+from app.http.schemas import NextQuery, SampleQuery
 from app.settings import Settings
 
 EXIT_BAD_INPUT = 2
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     after.add_argument("--prefix", default="", help="the beginning of a name (default: none, the first letter)")
     after.add_argument("--top", type=int, help="at most this many characters (default: all)")
 
-    commands.add_parser("serve", help="run the HTTP service (same as `python -m app.serve`)", allow_abbrev=False)
+    commands.add_parser("serve", help="run the HTTP service (same as `python -m app.http.serve`)", allow_abbrev=False)
     for name, (module, summary) in TRAINING_COMMANDS.items():
         # Listed here for `namegen --help`; main() hands their arguments to the module before this parser runs.
         commands.add_parser(name, help=f"{summary} (= python -m {module})", add_help=False)
@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_training_command(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        from app.serve import main as serve_main
+        from app.http.serve import main as serve_main
 
         return serve_main()
     try:

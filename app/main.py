@@ -9,14 +9,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
 
-from app.errors import install_error_handlers
-from app.lifecycle import StartupFailureMiddleware, start_service, stop_service
-from app.limits import BodySizeLimitMiddleware, FullQueueMiddleware
-from app.logs import configure_app_logging
-from app.methods import HeadAsGetMiddleware
-from app.observability import ObservabilityMiddleware
-from app.routers import docs, health, metrics_route, model_info, next_chars, page, sample, score
-from app.security import SecurityHeadersMiddleware
+from app.http.errors import install_error_handlers
+from app.http.lifecycle import StartupFailureMiddleware, start_service, stop_service
+from app.http.logs import configure_app_logging
+from app.http.middleware.head import HeadAsGetMiddleware
+from app.http.middleware.limits import BodySizeLimitMiddleware, FullQueueMiddleware
+from app.http.middleware.observability import ObservabilityMiddleware
+from app.http.middleware.security import SecurityHeadersMiddleware
+from app.http.routes import docs, health, metrics, model_info, next_chars, page, sample, score
 from app.settings import Settings, get_settings
 
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop_service(app)
 
     # FastAPIOffline serves the scripts of /docs and /redoc, bundled, not from a CDN: works offline. The pages
-    # themselves come from app.routers.docs, with a Content-Security-Policy.
+    # themselves come from app.http.routes.docs, with a Content-Security-Policy.
     app = FastAPIOffline(
         docs_url=None,
         redoc_url=None,
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     app.state.draining = False
     install_error_handlers(app)
-    routers = (health, model_info, metrics_route, sample, score, next_chars, page, docs)
+    routers = (health, model_info, metrics, sample, score, next_chars, page, docs)
     for module in routers:
         app.include_router(module.router)
     # Added innermost first: a request meets the security headers, CORS, then observability (id, log, metrics),

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         description="the model a request that names none gets (default: names-mlp if served, else the first name)",
     )
 
-    # How to serve it (python -m app.serve).
+    # How to serve it (python -m app.http.serve).
     host: str = Field(default="127.0.0.1", description="interface to bind; the container sets 0.0.0.0")
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes")
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     )
     loop: Literal["auto", "asyncio", "uvloop"] = Field(default="auto", description="event loop implementation")
 
-    # What one connection may hold (app/server.py): each bound is enforced before the app sees the request.
+    # What one connection may hold (app/http/protocol.py): each bound is enforced before the app sees the request.
     max_connections: int = Field(
         default=1000,
         ge=1,

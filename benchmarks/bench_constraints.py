@@ -1,7 +1,7 @@
 """Constrained generation against one running service: names/s with guided masking, against unconstrained
 GET /sample?n=1000 and against rejection sampling from the same model within the same time budget.
 
-Starts the service as it runs by default (`python -m app.serve`, 1 worker, its warm-up) and, for a common
+Starts the service as it runs by default (`python -m app.http.serve`, 1 worker, its warm-up) and, for a common
 constraint (ends with "son"), a rare one (ends with "xyz") and a pattern ("[aeiou][a-z]*[aeiou]"):
 1. the first request (it compiles the automaton: the pattern's in a worker process);
 2. round by round, GET /sample?n=1000 unconstrained and constrained taking turns (new seeds each), so each
@@ -153,7 +153,7 @@ def main() -> None:
     finally:
         stop_server(server)
 
-    print("server: python -m app.serve, 1 worker, its defaults; every request new seeds; figures are medians")
+    print("server: python -m app.http.serve, 1 worker, its defaults; every request new seeds; figures are medians")
     print(f"{args.rounds} rounds of {args.requests} unconstrained then {args.requests} constrained n=1000 requests:")
     for label, r in results.items():
         ratios = r["ratios"]

@@ -1,6 +1,6 @@
 """The generation toolkit's speed figures, all in one run on one model and one running service.
 
-Starts the service as it runs by default (`python -m app.serve`: 1 worker, its own thread settings, its
+Starts the service as it runs by default (`python -m app.http.serve`: 1 worker, its own thread settings, its
 startup warm-up) and prints, each beside its baseline and bar:
 1. names/s of GET /sample?n=1000 over HTTP (new seeds, one request at a time), against the lectures'
    one-name-at-a-time loop over the shipped model (bench_sampling.lecture_baseline: 1 torch thread, the
@@ -122,7 +122,7 @@ def main() -> None:
 
     overrides = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("NAMEGEN_"))
     print(
-        f"model {artifact.path.name}; server: python -m app.serve, 1 worker, "
+        f"model {artifact.path.name}; server: python -m app.http.serve, 1 worker, "
         f"{'its defaults' if not overrides else 'set from the environment: ' + ' '.join(overrides)}; "
         f"context cache {settings.cache_contexts:,} slots per model, warmed with {settings.warm_names:,} names"
     )

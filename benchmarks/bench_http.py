@@ -1,6 +1,6 @@
 """HTTP throughput and latency of GET /sample?n=10 against the cheapest JSON endpoint (/healthz).
 
-Starts the real service (`python -m app.serve`) on 127.0.0.1 at a free port, loads it with wrk
+Starts the real service (`python -m app.http.serve`) on 127.0.0.1 at a free port, loads it with wrk
 (32 connections, a fixed duration; installed with apt-get if missing, else a bounded Python load
 generator), prints requests/s, p50/p99 latency, the ratio and the bar, and stops the server.
 A third run repeats one seed: after its first request every context it needs is cached, so it measures
@@ -64,7 +64,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         "NAMEGEN_HTTP": "httptools",
         "NAMEGEN_LOG_LEVEL": "warning",  # no per-request access log line while measuring
     }
-    server = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=REPO, env=env, start_new_session=True)
+    server = subprocess.Popen([sys.executable, "-m", "app.http.serve"], cwd=REPO, env=env, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -158,7 +158,7 @@ def main() -> None:
     finally:
         stop_server(server)
     print(
-        f"server: python -m app.serve, {args.workers} worker(s), service default threads, "
+        f"server: python -m app.http.serve, {args.workers} worker(s), service default threads, "
         f"uvloop + httptools; load: {'wrk' if wrk else 'python threads'}, {CONNECTIONS} connections, "
         f"{args.duration} s per endpoint"
     )

@@ -1,4 +1,4 @@
-"""Load benchmark: a real `python -m app.serve` on loopback, a fixed number of concurrent connections for a
+"""Load benchmark: a real `python -m app.http.serve` on loopback, a fixed number of concurrent connections for a
 fixed time, a mix of /sample and /score requests.
 
 Prints throughput, p50/p99 latency, the error count (bar: 0), the server's resident memory after warm-up and at
@@ -84,7 +84,7 @@ def resident_kib(pid: int) -> int:
 def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "NAMEGEN_HOST": "127.0.0.1", "NAMEGEN_PORT": str(port), "NAMEGEN_WORKERS": str(workers),
            "NAMEGEN_LOG_LEVEL": "warning"}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "app.serve"], cwd=REPO_ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "app.http.serve"], cwd=REPO_ROOT, env=env,
                                stdout=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

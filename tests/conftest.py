@@ -41,7 +41,7 @@ from servers import REPO_ROOT, SERVE_COMMAND, ServerProcess, free_port, uvicorn_
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """start_server(env={...}, uvicorn=False, wait=True): `python -m app.serve` (or plain uvicorn) on a free port."""
+    """start_server(env={...}, uvicorn=False, wait=True): `python -m app.http.serve` (or plain uvicorn), free port."""
     started: list[ServerProcess] = []
 
     def start(env: dict[str, str] | None = None, uvicorn: bool = False, wait: bool = True) -> ServerProcess:

@@ -120,7 +120,7 @@ def open_fds(pid: int) -> int:
 
 
 def launch(log_dir: Path, env: dict[str, str]) -> ServerProcess:
-    """`python -m app.serve` on a free loopback port, like conftest's start_server but not tied to one test
+    """`python -m app.http.serve` on a free loopback port, like conftest's start_server but not tied to one test
     (for module-scoped fixtures). The caller kills it."""
     port = free_port()
     full_env = {**os.environ, "NAMEGEN_HOST": HOST, "NAMEGEN_PORT": str(port), **env}

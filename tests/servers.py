@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVE_COMMAND = [sys.executable, "-m", "app.serve"]
+SERVE_COMMAND = [sys.executable, "-m", "app.http.serve"]
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
 from app.engine.scheduler import RETRY_AFTER_SECONDS, Task
-from app.schemas import SampleQuery, SampleResponse
+from app.http.schemas import SampleQuery, SampleResponse
 
 
 def sample(client: TestClient, **params: Any) -> dict[str, Any]:

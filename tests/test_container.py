@@ -111,7 +111,7 @@ def test_dockerfile_is_hadolint_clean() -> None:
 
 def test_image_command_is_the_makefile_serve_command() -> None:
     (cmd,) = only(final_stage(), "CMD")
-    assert json.loads(cmd) == makefile_serve_command() == ["python", "-m", "app.serve"]
+    assert json.loads(cmd) == makefile_serve_command() == ["python", "-m", "app.http.serve"]
 
 
 def test_build_and_final_stage_start_from_the_same_slim_python_311() -> None:

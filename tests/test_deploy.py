@@ -76,7 +76,7 @@ def test_probes_use_readyz_and_healthz_on_the_served_port() -> None:
 def test_container_runs_the_images_command_as_non_root_with_limits() -> None:
     spec = container()
     pod = manifests()["Deployment"]["spec"]["template"]["spec"]
-    assert "command" not in spec and "args" not in spec  # the image's CMD: python -m app.serve
+    assert "command" not in spec and "args" not in spec  # the image's CMD: python -m app.http.serve
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] != 0
     assert spec["securityContext"]["allowPrivilegeEscalation"] is False

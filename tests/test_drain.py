@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from rawhttp import read_response
 from servers import ServerProcess
 
-from app.observability import SHUTDOWN_DETAIL
+from app.http.middleware.observability import SHUTDOWN_DETAIL
 
 pytestmark = pytest.mark.slow
 

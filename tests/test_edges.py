@@ -1,5 +1,5 @@
 """The request path is bounded end to end (issue #11): every edge a hostile client on loopback found, against a
-real `python -m app.serve` with short timeouts set through the NAMEGEN_ settings.
+real `python -m app.http.serve` with short timeouts set through the NAMEGEN_ settings.
 
 Four servers, each shared by the tests that need its settings and started together (they load while the first
 tests run): `short` (1 s timeouts, an 8 KiB head limit), `capped` (4 connections), `tight` (a compute queue

@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.http.middleware.observability import SHUTDOWN_DETAIL, ObservabilityMiddleware
 from app.main import create_app
-from app.observability import SHUTDOWN_DETAIL, ObservabilityMiddleware
 from app.settings import Settings
 
 INTERNAL_MARKERS = ("Traceback", "/work/", "site-packages", 'File "', ".py")

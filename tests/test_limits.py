@@ -144,7 +144,7 @@ def test_sampler_threads_default_to_the_usable_cores_shared_among_workers(
 
 
 def test_bodies_in_flight_past_the_budget_are_503_while_one_alone_always_passes() -> None:
-    from app.limits import BodySizeLimitMiddleware
+    from app.http.middleware.limits import BodySizeLimitMiddleware
 
     release = asyncio.Event()
     statuses: list[int] = []

@@ -184,7 +184,7 @@ def test_the_serve_command_refuses_a_directory_with_a_broken_artifact_in_one_lin
     directory = model_directory(tmp_path / "models", {"first": NAMES})
     (directory / "broken.pt").write_text("not a model")
     done = subprocess.run(
-        [sys.executable, "-m", "app.serve"],
+        [sys.executable, "-m", "app.http.serve"],
         cwd=REPO,
         env={**os.environ, "NAMEGEN_MODEL_PATH": str(directory), "NAMEGEN_PORT": str(free_port())},
         capture_output=True,

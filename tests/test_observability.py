@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.logs import JsonFormatter
+from app.http.logs import JsonFormatter
 from app.main import create_app
 from app.settings import SHIPPED_MODELS, Settings
 

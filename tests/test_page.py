@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.engine.patterns import MAX_PATTERN_LENGTH
+from app.http.schemas import SampleQuery
 from app.main import create_app
-from app.schemas import SampleQuery
 from app.settings import SHIPPED_MODELS, Settings
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "app" / "static"

@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from rawhttp import launch
 
+from app.http.middleware.security import NO_CONTENT, PAGE
 from app.main import create_app
-from app.security import NO_CONTENT, PAGE
 from app.settings import SHIPPED_MODEL, Settings
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,7 +11,7 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from app.server import BoundedHttpProtocol
+from app.http.protocol import BoundedHttpProtocol
 from app.settings import get_settings
 
 

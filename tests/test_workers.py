@@ -1,4 +1,4 @@
-"""Several workers (python -m app.serve with NAMEGEN_WORKERS=2): the same seed gives the same names whichever
+"""Several workers (python -m app.http.serve with NAMEGEN_WORKERS=2): the same seed gives the same names whichever
 worker answers, and /metrics adds up every worker's counts (prometheus-client multiprocess mode)."""
 
 from __future__ import annotations

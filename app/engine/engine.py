@@ -2,7 +2,7 @@
 
 It holds the sampler (with its context cache), the scorer, and the scheduler through which all their work
 runs. Validation that needs the settings or the vocabulary happens here, once; the field-by-field checks
-are app.schemas'. Every problem found is an InvalidInput in the one 422 shape.
+are app.http.schemas'. Every problem found is an InvalidInput in the one 422 shape.
 """
 
 from __future__ import annotations

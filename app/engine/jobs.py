@@ -46,7 +46,7 @@ MAX_POOL = 10_000  # ... but no more than this (or n) in all
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """A /sample request's parameters, each field already checked on its own (app.schemas.SampleQuery)."""
+    """A /sample request's parameters, each field already checked on its own (app.http.schemas.SampleQuery)."""
 
     n: int = 10
     temperature: float = 1.0

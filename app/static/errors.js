@@ -1,5 +1,5 @@
 // Every problem the page reports, in the page's own words, from one place: the API's error answers
-// (app/errors.py: a 422's {"detail": [{loc, msg, type}]}, a {"detail": "one line"} with 404/408/413/503, or
+// (app/http/errors.py: a 422's {"detail": [{loc, msg, type}]}, a {"detail": "one line"} with 404/408/413/503, or
 // no JSON at all from something in between), the notes of an answer, a server out of reach, and the page's
 // own checks (checks.js), which use the same phrases.
 //

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from app.security import docs_policy
+from app.http.middleware.security import docs_policy
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,6 +1,6 @@
 """Prometheus metrics (prometheus-client).
 
-With several workers, `python -m app.serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start, so every
+With several workers, `python -m app.http.serve` sets PROMETHEUS_MULTIPROC_DIR before the workers start, so every
 worker writes its samples there and /metrics aggregates all of them.
 """
 

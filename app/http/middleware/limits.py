@@ -10,9 +10,8 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
-
-RETRY_AFTER_SECONDS = 1
+from app.engine.scheduler import RETRY_AFTER_SECONDS
+from app.http import metrics
 
 
 class BodyTooLarge(HTTPException):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.dependencies import StoreDep, served_model
-from app.queries import parse_query, query_parameters
-from app.schemas import BUSY, INVALID, UNKNOWN_MODEL, NextQuery, NextResponse
+from app.http.dependencies import StoreDep, served_model
+from app.http.queries import parse_query, query_parameters
+from app.http.schemas import BUSY, INVALID, UNKNOWN_MODEL, NextQuery, NextResponse
 
 router = APIRouter(tags=["score"])
 

@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from app import metrics
 from app.engine.problems import InvalidInput
 from app.engine.scheduler import RETRY_AFTER_SECONDS, Busy, ClientGone
 from app.engine.store import UnknownModel
-from app.logs import get_logger
+from app.http import metrics
+from app.http.logs import get_logger
 
 error_log = get_logger("error")
 

@@ -13,10 +13,10 @@ import torch
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
 from app.engine.artifact import ArtifactError
 from app.engine.store import ModelStore
-from app.logs import get_logger
+from app.http import metrics
+from app.http.logs import get_logger
 from app.settings import Settings
 
 log = get_logger("lifecycle")

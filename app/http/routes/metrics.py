@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.metrics import exposition
+from app.http.metrics import exposition
 
 router = APIRouter(tags=["observability"])
 

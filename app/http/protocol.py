@@ -14,7 +14,7 @@ arrive, before the app sees a request, and each refusal is one JSON line with `C
 - a response the client does not read for `send_timeout_seconds`: dropped, the connection aborted;
 - bytes that are not HTTP: 400 (uvicorn's own answer is text/plain).
 
-`python -m app.serve` passes this class to uvicorn as its HTTP protocol.
+`python -m app.http.serve` passes this class to uvicorn as its HTTP protocol.
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from app.engine.scheduler import RETRY_AFTER_SECONDS
 from app.settings import get_settings
-
-RETRY_AFTER_SECONDS = 1
 
 
 def count_refusal(reason: str) -> None:
     # Imported here, in the worker: the supervisor of several workers imports this module too, and must not
     # create metric files before it has prepared their directory.
-    from app import metrics
+    from app.http import metrics
 
     metrics.record_connection_closed(reason)
 

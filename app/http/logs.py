@@ -69,7 +69,7 @@ class StdoutHandler(logging.StreamHandler):
 
 
 def configure_app_logging(level: str) -> None:
-    """Give the app's logger a JSON handler unless the server (python -m app.serve) already did."""
+    """Give the app's logger a JSON handler unless the server (python -m app.http.serve) already did."""
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(level.upper())
     if not logger.handlers:

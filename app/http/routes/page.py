@@ -1,8 +1,8 @@
 """The web page at GET /, its static assets, and the training plots shown in its model panel.
 
 Assets are served from a fixed allow-list (no user-supplied paths reach the filesystem), and the page carries
-a Content-Security-Policy that only allows this origin (app.security.PAGE), so it works offline and cannot pull
-anything external. A plot is served only when it is a regular file inside its model's directory.
+a Content-Security-Policy that only allows this origin (app.http.middleware.security.PAGE), so it works
+offline and cannot pull anything external. A plot is served only when it is a regular file inside its model's directory.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from typing import Literal, get_args
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
-from app.dependencies import StoreDep, served_model
 from app.engine.store import ModelStore
-from app.queries import parse_query, query_parameters
-from app.schemas import INVALID, UNKNOWN_MODEL, ModelQuery
-from app.security import PAGE
+from app.http.dependencies import StoreDep, served_model
+from app.http.middleware.security import PAGE
+from app.http.queries import parse_query, query_parameters
+from app.http.schemas import INVALID, UNKNOWN_MODEL, ModelQuery
 
 router = APIRouter()
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 # name -> media type, listed once at import; a request names a key of this dict or gets a 404, so no
 # user-supplied path ever reaches the filesystem. index.html is served at / only.

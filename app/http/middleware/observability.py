@@ -16,9 +16,9 @@ import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
-from app.limits import RETRY_AFTER_SECONDS
-from app.logs import REQUEST_ID, get_logger
+from app.engine.scheduler import RETRY_AFTER_SECONDS
+from app.http import metrics
+from app.http.logs import REQUEST_ID, get_logger
 
 REQUEST_ID_HEADER = "x-request-id"
 # A client's id is echoed in headers and logs, so only short, inert ids are accepted; anything else is replaced.
@@ -105,7 +105,7 @@ class ObservabilityMiddleware:
         finally:
             seconds = time.perf_counter() - started
             route = route_template(scope)
-            model = str(scope.get("state", {}).get("model", ""))  # set by app.dependencies.served_model
+            model = str(scope.get("state", {}).get("model", ""))  # set by app.http.dependencies.served_model
             metrics.record_request(scope["method"], route, status, seconds, model)
             fields = {
                 **self._request_fields(scope),

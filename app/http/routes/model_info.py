@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.dependencies import StoreDep, served_model
-from app.queries import parse_query, query_parameters
-from app.schemas import INVALID, UNKNOWN_MODEL, ModelQuery
+from app.http.dependencies import StoreDep, served_model
+from app.http.queries import parse_query, query_parameters
+from app.http.schemas import INVALID, UNKNOWN_MODEL, ModelQuery
 
 router = APIRouter(tags=["model"])
 

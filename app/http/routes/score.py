@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from app.dependencies import StoreDep, served_model
-from app.schemas import BUSY, INVALID, UNKNOWN_MODEL, ScoreBatchRequest, ScoreBatchResponse, ScoreRequest, ScoreResponse
+from app.http.dependencies import StoreDep, served_model
+from app.http.schemas import (
+    BUSY,
+    INVALID,
+    UNKNOWN_MODEL,
+    ScoreBatchRequest,
+    ScoreBatchResponse,
+    ScoreRequest,
+    ScoreResponse,
+)
 
 router = APIRouter(tags=["score"])
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from app import metrics
-from app.dependencies import StoreDep, served_model
-from app.queries import parse_query, query_parameters
-from app.schemas import BUSY, INVALID, UNKNOWN_MODEL, SampleQuery, SampleResponse
+from app.http import metrics
+from app.http.dependencies import StoreDep, served_model
+from app.http.queries import parse_query, query_parameters
+from app.http.schemas import BUSY, INVALID, UNKNOWN_MODEL, SampleQuery, SampleResponse
 
 router = APIRouter(tags=["generate"])
 

@@ -1,4 +1,4 @@
-"""`python -m app.serve`: run the service under uvicorn with the NAMEGEN_ settings.
+"""`python -m app.http.serve`: run the service under uvicorn with the NAMEGEN_ settings.
 
 This is the one serve command (`make serve`, the container's CMD). It checks the settings and every model
 before uvicorn starts, so a bad configuration or model file stops the process with one line and exit code 1.
@@ -18,8 +18,8 @@ from pathlib import Path
 import uvicorn
 from pydantic import ValidationError
 
-from app.logs import log_config
-from app.server import BoundedHttpProtocol
+from app.http.logs import log_config
+from app.http.protocol import BoundedHttpProtocol
 from app.settings import Settings
 
 APP_IMPORT = "app.main:app"
@@ -152,7 +152,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
         return
     os.environ["MALLOC_ARENA_MAX"] = str(arenas)
-    os.execv(sys.executable, [sys.executable, "-m", "app.serve", *sys.argv[1:]])
+    os.execv(sys.executable, [sys.executable, "-m", "app.http.serve", *sys.argv[1:]])
 
 
 def main() -> int:
