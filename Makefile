@@ -27,12 +27,13 @@ IMAGE_BUILD_FLAGS = --build-arg BASE_IMAGE=$(BASE_IMAGE) \
 	$(if $(filter podman,$(notdir $(ENGINE))),--format docker --pull=missing)
 comma := ,
 
-.PHONY: help venv lock serve test lint typecheck unit browser-deps image base-image image-test train train-lecture \
+.PHONY: help venv lock serve test check lint typecheck unit browser-deps image base-image image-test train train-lecture \
 	evaluate sweep download download-surnames bench clean
 
 help:
 	@echo "make serve      - serve the shipped models on http://127.0.0.1:8000 (sets up .venv if needed)"
 	@echo "make test       - lint, type-check and run the whole test suite (sets up .venv if needed)"
+	@echo "make check      - the fast lane: lint, type-check and the tests needing no server, browser or training"
 	@echo "make lock       - re-resolve requirements.lock from pyproject.toml and requirements.in"
 	@echo "make image      - build the container image $(IMAGE) (docker, else podman)"
 	@echo "make image-test - run the built image and check it (readiness, API, uid, read-only root, SIGTERM)"
@@ -84,6 +85,11 @@ unit: venv browser-deps
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit
+
+# The fast lane: the tests that start no server, browser, training run, database or container (each such test is
+# marked with its kind, and tests/conftest.py adds `slow` to all of them); `make test` runs them all.
+check: lint typecheck
+	$(BIN)/python -m pytest -q -m "not slow"
 
 image:
 	$(ENGINE) build $(IMAGE_BUILD_FLAGS) -t $(IMAGE) .

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import importlib
 import json
 import os
@@ -17,7 +18,8 @@ from pydantic import ValidationError
 
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
-from app.engine.problems import InvalidInput, Problem, describe
+from app.engine.problems import FieldProblem, InvalidInput, describe
+from app.engine.results import NextChars, SampleResult, ScoredText
 from app.engine.store import UnknownModel, chosen_model_file
 from app.http.schemas import NextQuery, SampleQuery
 from app.settings import Settings
@@ -118,20 +120,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         problems = (
             exc.problems
             if isinstance(exc, InvalidInput)
-            else [Problem(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
+            else [FieldProblem(tuple(e["loc"]), e["msg"], e["type"]) for e in exc.errors()]
         )
         for problem in problems:
             print(f"namegen: error: {option_problem(problem)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 
-def option_problem(problem: Problem) -> str:
+def option_problem(problem: FieldProblem) -> str:
     """'min_length: msg' -> '--min-length: msg'; a scored text is named by its argument position."""
     if problem.loc and problem.loc[0] == "texts" and len(problem.loc) > 1:
         return f"TEXT {int(problem.loc[1]) + 1}: {problem.msg}"  # counted as the command line shows them
     if problem.loc and isinstance(problem.loc[0], str) and problem.loc[0] != "texts":
         name = ("-" if len(problem.loc[0]) == 1 else "--") + problem.loc[0].replace("_", "-")
-        return describe(Problem((name, *problem.loc[1:]), problem.msg, problem.type))
+        return describe(FieldProblem((name, *problem.loc[1:]), problem.msg, problem.type))
     return describe(problem)
 
 
@@ -157,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(settings.torch_threads)  # the server's thread setting: same numbers, same names
     if args.command == "sample":
         query = SampleQuery(
-            model=None,  # --model may be a path; chosen_model() below resolves it
+            model=None,  # --model may be a path; chosen_model_file() below resolves it
             n=args.n,
             temperature=args.temperature,
             seed=args.seed,
@@ -175,55 +177,63 @@ def run(args: argparse.Namespace) -> int:
             similar_to=args.similar_to,
             exact=args.exact,
         )  # validated before the model loads: a typo fails fast
-        result = Engine(load_artifact(chosen_model_file(settings, args.model)), settings).sample_now(query.to_spec())
-        print_sample(result, args.json)
+        print_sample(engine(settings, args.model).sample_now(query.to_request()), args.json)
         return 0
     if args.command == "next":
         asked = NextQuery(model=None, prefix=args.prefix, top=args.top)
-        engine = Engine(load_artifact(chosen_model_file(settings, args.model)), settings)
-        print_next(asyncio.run(engine.next_chars(asked.prefix, asked.top)), args.json)
+        print_next(asyncio.run(engine(settings, args.model).next_chars(asked.to_request())), args.json)
         return 0
-    results = Engine(load_artifact(chosen_model_file(settings, args.model)), settings).score_now(args.texts)
-    print_scores(results, args.json)
+    print_scores(engine(settings, args.model).score_now(args.texts), args.json)
     return 0
 
 
-def print_sample(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, indent=1))
+def engine(settings: Settings, model: str | None) -> Engine:
+    """The engine of `model` (a name in the configured store, or a file), with the service's limits."""
+    path = chosen_model_file(settings.model_path, settings.default_model, model)
+    return Engine(load_artifact(path), settings.engine_limits())
+
+
+def as_json(result: Any) -> str:
+    """A typed result as the HTTP API's JSON (the same fields in the same order), indented for reading."""
+    return json.dumps(dataclasses.asdict(result), indent=1)
+
+
+def print_sample(result: SampleResult, json_output: bool) -> None:
+    if json_output:
+        print(as_json(result))
         return
-    for sample in result["samples"]:
-        print(sample["name"])
-    print(f"# seed {result['seed']}", file=sys.stderr)
-    if result["params"]["similar_to"] is not None or result["params"]["exact"]:
-        print(f"# chosen among {result['drawn']} names drawn", file=sys.stderr)
-    for note in result["notes"]:
+    for sample in result.samples:
+        print(sample.name)
+    print(f"# seed {result.seed}", file=sys.stderr)
+    if result.params.similar_to is not None or result.params.exact:
+        print(f"# chosen among {result.drawn} names drawn", file=sys.stderr)
+    for note in result.notes:
         print(f"# note: {note}", file=sys.stderr)
-    if not result["complete"]:
-        print(f"# {result['message']}", file=sys.stderr)
+    if not result.complete:
+        print(f"# {result.message}", file=sys.stderr)
 
 
-def print_scores(results: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"results": results}, indent=1))
+def print_scores(results: list[ScoredText], json_output: bool) -> None:
+    if json_output:
+        print(json.dumps({"results": [dataclasses.asdict(r) for r in results]}, indent=1))
         return
     print(f"{'text':<20} {'total_loss':>10} {'mean_loss':>10} {'perplexity':>10}  per character (-ln p)")
     for r in results:
-        for note in r["notes"]:
+        for note in r.notes:
             print(f"# note: {note}", file=sys.stderr)
-        chars = " ".join(f"{c['char']}:{c['loss']:.2f}" for c in r["chars"])
-        print(f"{r['text']:<20} {r['total_loss']:>10.4f} {r['mean_loss']:>10.4f} {r['perplexity']:>10.3f}  {chars}")
+        chars = " ".join(f"{c.char}:{c.loss:.2f}" for c in r.chars)
+        print(f"{r.text:<20} {r.total_loss:>10.4f} {r.mean_loss:>10.4f} {r.perplexity:>10.3f}  {chars}")
 
 
-def print_next(result: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(result, indent=1))
+def print_next(result: NextChars, json_output: bool) -> None:
+    if json_output:
+        print(as_json(result))
         return
-    for note in result["notes"]:
+    for note in result.notes:
         print(f"# note: {note}", file=sys.stderr)
-    print(f"# after {result['prefix']!r} (ln p of the prefix {result['prefix_log_prob']:.4f}); '.' ends the name")
-    for entry in result["next"]:
-        print(f"{entry['char']}  {entry['prob']:.4f}  {entry['loss']:.4f}")
+    print(f"# after {result.prefix!r} (ln p of the prefix {result.prefix_log_prob:.4f}); '.' ends the name")
+    for entry in result.next:
+        print(f"{entry.char}  {entry.prob:.4f}  {entry.loss:.4f}")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# Slots of the sampler's context cache. A prime: context numbers spread evenly. (slots x V) float32 = 57 MB for
-# V = 27. At context 8 most contexts are a whole name-so-far, so new names keep bringing new ones: after 140k
-# names drawn, 65521 slots still missed 1.8 contexts per name, 524287 slots 1.05 (an unbounded cache 0.89).
-DEFAULT_CACHE_CONTEXTS = 524_287
+from app.engine.limits import DEFAULT_CACHE_CONTEXTS, EngineLimits
+
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "model_artifacts"
 SHIPPED_MODEL = SHIPPED_MODELS / "names-mlp.pt"  # the default model of the shipped store
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -158,6 +156,20 @@ class Settings(BaseSettings):
         if limit is not None:
             cores = min(cores, math.ceil(limit))
         return max(1, cores // self.workers)
+
+    def engine_limits(self) -> EngineLimits:
+        """The limits the engine enforces, from these settings."""
+        return EngineLimits(
+            max_n=self.max_n,
+            max_name_length=self.max_name_length,
+            max_text_length=self.max_text_length,
+            max_batch=self.max_batch,
+            max_attempts=self.max_attempts,
+            max_queued_work=self.max_queued_work,
+            cache_contexts=self.cache_contexts,
+            sampler_threads=self.resolved_sampler_threads(),
+            warm_names=self.warm_names,
+        )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -22,10 +22,12 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from revisions import REPO, checkout, describe, models_note, serve_module, this_tree
+
 BAR = 0.6  # /sample?n=10 throughput must be at least this fraction of /healthz's
 CONNECTIONS = 32
 ONE_SEED = "/sample?n=10&seed=1"  # the same 10 names every time: no cache misses after the first request
@@ -37,6 +39,7 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
 
 
 def free_port() -> int:
@@ -53,10 +56,13 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
-    """The service with its own defaults (threads, cache, warm-up), except the worker count and quiet logs."""
+def start_server(port: int, workers: int, root: Path = REPO) -> subprocess.Popen[bytes]:
+    """The service with its own defaults (threads, cache, warm-up), except the worker count and quiet logs.
+
+    `root`: another checkout of the repository (revisions.checkout) to serve instead, with this venv."""
     env = {
         **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])),
         "NAMEGEN_HOST": "127.0.0.1",
         "NAMEGEN_PORT": str(port),
         "NAMEGEN_WORKERS": str(workers),
@@ -64,7 +70,8 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         "NAMEGEN_HTTP": "httptools",
         "NAMEGEN_LOG_LEVEL": "warning",  # no per-request access log line while measuring
     }
-    server = subprocess.Popen([sys.executable, "-m", "app.http.serve"], cwd=REPO, env=env, start_new_session=True)
+    command = [sys.executable, "-m", serve_module(root)]
+    server = subprocess.Popen(command, cwd=root, env=env, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -79,6 +86,29 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         time.sleep(0.3)
     stop_server(server)
     raise SystemExit("server not ready after 90 s")
+
+
+@dataclass
+class Served:
+    port: int
+    pid: int  # with 1 worker, the process that serves (its re-execution keeps the pid)
+
+
+def start_servers(stack: ExitStack, before: str | None, after: str | None = None) -> dict[str, Served]:
+    """Each revision's service by label, 1 worker, the same settings: `before` when given, then `after`
+    (default: this working tree). Each is stopped, and its checkout removed, when `stack` closes."""
+    served: dict[str, Served] = {}
+    for role, revision in (("before", before), ("after", after)):
+        if revision is None and role == "before":
+            continue
+        root = REPO if revision is None else stack.enter_context(checkout(revision))
+        label = f"this tree {this_tree()}" if revision is None else f"{role} {revision}"
+        print(f"{label}: {'the working tree' if revision is None else describe(revision)}; {models_note(root)}")
+        port = free_port()
+        server = start_server(port, workers=1, root=root)
+        stack.callback(stop_server, server)
+        served[label] = Served(port, server.pid)
+    return served
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -109,7 +139,8 @@ def run_wrk(wrk: str, url: str, seconds: int) -> Load:
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    return Load(rps, millis("50%"), millis("99%"), errors)
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Load(rps, millis("50%"), millis("99%"), errors, done)
 
 
 def run_python_load(port: int, path: str, seconds: int) -> Load:
@@ -139,7 +170,7 @@ def run_python_load(port: int, path: str, seconds: int) -> Load:
     for t in threads:
         t.join()
     cuts = statistics.quantiles(latencies, n=100)
-    return Load(len(latencies) / seconds, cuts[49] * 1000, cuts[98] * 1000, errors[0])
+    return Load(len(latencies) / seconds, cuts[49] * 1000, cuts[98] * 1000, errors[0], len(latencies))
 
 
 def main() -> None:

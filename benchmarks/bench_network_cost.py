@@ -23,7 +23,8 @@ import torch
 from app.engine.artifact import Artifact, load_artifact
 from app.engine.engine import Engine
 from app.engine.network import BUCKETS
-from app.engine.sampler import Controls, Sampler, draw_uniforms
+from app.engine.requests import SampleRequest
+from app.engine.sampler import Sampler, draw_uniforms
 from app.engine.store import chosen_model_file
 from app.settings import Settings
 
@@ -45,9 +46,9 @@ def network_per_context(artifact: Artifact, baseline: Artifact | None) -> None:
     """Per-context cost of the service's network path at each batch size; with `baseline`, another artifact's
     beside it (the variants interleaved, best of 5, so the machine's load drifts over both alike)."""
     samplers = [Sampler(a, cache_slots=1) for a in (artifact, baseline) if a is not None]  # network path only
-    hp = artifact.meta.get("hyperparameters", {})
-    members, width, deep = hp.get("n_members", 1), hp.get("n_hidden"), hp.get("deep_width") or hp.get("n_hidden")
-    precision = artifact.meta.get("served", {}).get("precision", "float32")
+    hp = artifact.meta.hyperparameters
+    members, width, deep = hp.get("n_members", 1), hp["n_hidden"], hp.get("deep_width") or hp["n_hidden"]
+    precision = (artifact.meta.served or {}).get("precision", "float32")
     print(f"network per context ({members} member(s), first layer {width} from tables, then {width} -> {deep}; ")
     print(f"  served in {precision}):")
     names = [artifact.path.name] + ([f"{baseline.path.name} (baseline)"] if baseline else [])
@@ -73,16 +74,18 @@ def network_per_context(artifact: Artifact, baseline: Artifact | None) -> None:
 
 
 def misses_per_request(artifact: Artifact, settings: Settings, warm_names: int, rounds: int) -> None:
-    engine = Engine(artifact, settings.model_copy(update={"warm_names": warm_names, "sampler_threads": 1}))
+    engine = Engine(
+        artifact, settings.model_copy(update={"warm_names": warm_names, "sampler_threads": 1}).engine_limits()
+    )
     started = time.perf_counter()
     asyncio.run(engine.warm_up())
     warm_seconds = time.perf_counter() - started
-    sampler, controls = engine.sampler, Controls(max_length=settings.max_name_length)
+    sampler, request = engine.sampler, SampleRequest(max_length=settings.max_name_length)
     before = (sampler.stats.computed, sampler.stats.network_seconds)
     started = time.perf_counter()
     for r in range(rounds):  # new seeds, none of the warm-up's
         generators = [torch.Generator().manual_seed(10**9 + r * CONNECTIONS + i) for i in range(CONNECTIONS)]
-        sampler.sample_rounds([draw_uniforms(NAMES_PER_REQUEST, controls, g) for g in generators], controls)
+        sampler.sample_rounds([draw_uniforms(NAMES_PER_REQUEST, request, g) for g in generators], request)
     total = (time.perf_counter() - started) / (rounds * CONNECTIONS)
     misses = (sampler.stats.computed - before[0]) / (rounds * CONNECTIONS)
     network = (sampler.stats.network_seconds - before[1]) / (rounds * CONNECTIONS)
@@ -102,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     torch.set_num_threads(settings.torch_threads)  # as the service sets it (1 by default)
-    artifact = load_artifact(chosen_model_file(settings, args.model))
+    artifact = load_artifact(chosen_model_file(settings.model_path, settings.default_model, args.model))
 
     network_per_context(artifact, load_artifact(args.baseline_model) if args.baseline_model else None)
     print(f"per request of {NAMES_PER_REQUEST} names, rounds of {CONNECTIONS} requests, 1 sampler thread:")

@@ -13,7 +13,8 @@ from collections.abc import Callable
 import torch
 
 from app.engine.artifact import load_artifact
-from app.engine.engine import Engine, SampleSpec
+from app.engine.engine import Engine
+from app.engine.requests import SampleRequest
 from app.engine.store import chosen_model_file
 from app.settings import Settings
 
@@ -80,10 +81,10 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     service_threads = args.sampler_threads or settings.resolved_sampler_threads()
-    artifact = load_artifact(chosen_model_file(settings, args.model))
+    artifact = load_artifact(chosen_model_file(settings.model_path, settings.default_model, args.model))
     torch.set_num_threads(settings.torch_threads)  # as the service sets it (1 by default)
     engines = {
-        threads: Engine(artifact, settings.model_copy(update={"sampler_threads": threads}))
+        threads: Engine(artifact, settings.model_copy(update={"sampler_threads": threads}).engine_limits())
         for threads in sorted({1, service_threads})
     }
     for engine in engines.values():
@@ -99,22 +100,22 @@ def main() -> None:
     for threads, engine in engines.items():
         results[f"warm cache, {threads} sampler thread(s)"] = 1000 / best_of(
             5,
-            lambda engine=engine: engine.sample_now(SampleSpec(n=1000, seed=next(seeds))),  # type: ignore[misc]
+            lambda engine=engine: engine.sample_now(SampleRequest(n=1000, seed=next(seeds))),  # type: ignore[misc]
         )
 
     def cold() -> None:
         engines[1].sampler.clear_cache()
-        engines[1].sample_now(SampleSpec(n=1000, seed=next(seeds)))
+        engines[1].sample_now(SampleRequest(n=1000, seed=next(seeds)))
 
     results["cold cache, 1 sampler thread"] = 1000 / best_of(3, cold)
 
-    names = engines[1].sample_now(SampleSpec(n=1000, seed=3))["names"]
+    names = engines[1].sample_now(SampleRequest(n=1000, seed=3)).names
     score_ms = best_of(5, lambda: engines[1].score_now(names)) * 1000
 
-    hp = artifact.meta.get("hyperparameters", {})
+    hp = artifact.meta.hyperparameters
     print(
         f"model: {artifact.path.name}  block {artifact.block_size}, hidden {hp.get('n_hidden')} x "
-        f"{hp.get('n_layers')}, {artifact.meta.get('parameters')} parameters"
+        f"{hp.get('n_layers')}, {artifact.meta.parameters} parameters"
     )
     print(f"lecture loop (1 name at a time, forward per char; {LECTURE_SETTINGS}):")
     print(f"  {baseline_rate:10.0f} names/s")

@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings()
     torch.set_num_threads(settings.torch_threads)
-    artifact = load_artifact(chosen_model_file(settings, args.model))
+    artifact = load_artifact(chosen_model_file(settings.model_path, settings.default_model, args.model))
     words = dev_words(args.data)
     names = words[:1000]
     windows = windows_of(names, artifact.vocab, artifact.block_size)
@@ -88,8 +88,7 @@ def main() -> None:
     print(f"1000 dev names, {len(windows)} windows; yardstick forward ({YARDSTICK_SETTINGS}):")
     print(f"  {yardstick * 1e3:7.1f} ms")
     for threads in sorted({1, settings.resolved_sampler_threads()}):
-        ContextNetwork.shared(artifact.module, threads)  # the scorer shares the sampler's network and its threads
-        scorer = Scorer(artifact)
+        scorer = Scorer(artifact, ContextNetwork(artifact.module, threads))
         seconds = median_seconds(5, lambda scorer=scorer: scorer.score_many(names))  # type: ignore[misc]
         print(
             f"Scorer.score_many, {threads} network thread(s):    {seconds * 1e3:7.1f} ms = "
@@ -99,9 +98,9 @@ def main() -> None:
     scorer = Scorer(artifact)
     for start in range(0, len(words), 1000):
         for result in scorer.score_many(words[start : start + 1000]):
-            total += result["total_loss"]
-            count += len(result["chars"])
-    print(f"dev loss through the scoring path: {total / count:.5f} nats/char (meta.json: {artifact.meta['dev_loss']})")
+            total += result.total_loss
+            count += len(result.chars)
+    print(f"dev loss through the scoring path: {total / count:.5f} nats/char (meta.json: {artifact.meta.dev_loss})")
 
 
 if __name__ == "__main__":

@@ -66,3 +66,16 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     yield start
     for server in started:
         server.kill()
+
+
+# ---- lanes: `make check` leaves out every test marked with one of these kinds (pyproject.toml describes them);
+# a test that uses the start_server fixture is marked `server` here, so a new one needs no mark of its own.
+SLOW_KINDS = ("server", "browser", "training", "database", "image")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "start_server" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("server"):
+            item.add_marker("server")
+        if any(item.get_closest_marker(kind) for kind in SLOW_KINDS):
+            item.add_marker("slow")

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_constraints import damerau_levenshtein
 
-from app.http.schemas import SampleResponse
+from app.http.responses import SampleResponse
 
 
 def sample(client: TestClient, **params: Any) -> dict[str, Any]:

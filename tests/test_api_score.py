@@ -11,7 +11,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from app.engine.artifact import Artifact
-from app.engine.scheduler import Task
+from app.engine.tasks import ScoreTask
 
 
 def forward_losses(artifact: Artifact, text: str) -> list[float]:
@@ -33,44 +33,6 @@ def test_score_gives_one_entry_per_character_plus_end(client: TestClient, artifa
     assert body["mean_loss"] == pytest.approx(sum(want) / 5, abs=1e-5)
     assert body["perplexity"] == pytest.approx(torch.tensor(sum(want) / 5).exp().item(), rel=1e-5)
     assert body["normalized"] is False and body["text"] == body["input"] == "emma"
-
-
-def test_score_reports_normalization(client: TestClient, artifact: Artifact) -> None:
-    body = client.post("/score", json={"text": "  Emma "}).json()
-    assert (body["text"], body["input"], body["normalized"]) == ("emma", "  Emma ", True)
-    assert body["total_loss"] == pytest.approx(sum(forward_losses(artifact, "emma")), abs=1e-4)
-
-
-@pytest.mark.parametrize(
-    ("text", "fragment"),
-    [
-        ("", "empty"),
-        ("   ", "empty"),
-        ("a" * 65, "65 characters; the limit is 64"),  # default max_text_length
-        ("em1a", "'1' at position 2"),
-        ("jo-ann", "'-' at position 2"),
-        ("straße", "'ß' at position 4"),
-    ],
-    ids=["empty", "blank", "too-long", "digit", "hyphen", "sharp-s"],
-)
-def test_invalid_text_is_422_saying_why(client: TestClient, text: str, fragment: str) -> None:
-    response = client.post("/score", json={"text": text})
-    assert response.status_code == 422
-    assert fragment in response.text
-
-
-def test_missing_text_field_is_422(client: TestClient) -> None:
-    assert client.post("/score", json={"txt": "emma"}).status_code == 422
-
-
-def test_batch_results_equal_single_scores(client: TestClient) -> None:
-    texts = ["emma", "Olivia", "x", "christopher", "ava"]
-    batch = client.post("/score/batch", json={"texts": texts}).json()["results"]
-    for text, result in zip(texts, batch, strict=True):
-        single = client.post("/score", json={"text": text}).json()
-        assert result["text"] == single["text"] and result["input"] == text
-        assert [c["loss"] for c in result["chars"]] == pytest.approx([c["loss"] for c in single["chars"]], abs=1e-5)
-        assert result["total_loss"] == pytest.approx(single["total_loss"], abs=1e-4)
 
 
 def test_batch_with_invalid_texts_names_each_index(client: TestClient) -> None:
@@ -108,10 +70,9 @@ def test_concurrent_scores_all_run_in_the_one_compute_thread(
     scorer = client.app.state.store.engine().scorer  # type: ignore[attr-defined]
     original, threads = scorer.score_many, set()
 
-    def recording(texts: list[str], with_next: bool = False) -> list[dict[str, Any]]:
+    def recording(texts: list[Any]) -> list[Any]:
         threads.add(threading.current_thread().name)
-        result: list[dict[str, Any]] = original(texts, with_next)
-        return result
+        return original(texts)
 
     monkeypatch.setattr(scorer, "score_many", recording)
     with ThreadPoolExecutor(12) as pool:
@@ -122,7 +83,8 @@ def test_concurrent_scores_all_run_in_the_one_compute_thread(
 
 def test_a_large_body_is_refused_unread_while_the_work_queue_is_full(client: TestClient) -> None:
     scheduler = client.app.state.store.scheduler  # type: ignore[attr-defined]
-    waiting = Task("score", contexts_left=scheduler.max_queued_work, future=Future(), gone=None)  # type: ignore[arg-type]
+    scorer = client.app.state.store.engine().scorer  # type: ignore[attr-defined]
+    waiting = ScoreTask(contexts_left=scheduler.max_queued_work, future=Future(), gone=None, scorer=scorer, texts=[])
     scheduler.tasks.append(waiting)
     try:
         large = client.post("/score/batch", json={"texts": ["abcdefghij"] * 1000})

@@ -1,16 +1,20 @@
-"""load_artifact: a path that is not a model says what it is and why, in one whole line naming the file."""
+"""load_artifact: a path that is not a model, or a model file whose meta.json has a missing or wrong field, says
+what it is and why, in one whole line naming the file."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from app.cli import EXIT_BAD_MODEL, main
-from app.engine.artifact import ArtifactError, load_artifact
+from app.engine.artifact import META_FILE, ArtifactError, ArtifactMeta, load_artifact
 from app.settings import SHIPPED_MODEL
+from training.model import ModelConfig, NameMLP
 
 HINT = "a namegen model is a .pt file written by `namegen train`"
 
@@ -72,3 +76,49 @@ def test_the_cli_prints_the_whole_reason_on_one_line(
     path = make(tmp_path)
     assert main(["score", "emma", "--model", str(path)]) == EXIT_BAD_MODEL
     assert capsys.readouterr().err == f"namegen: error: {path}: {reason}\n"
+
+
+VALID = ArtifactMeta(
+    vocab=(".", "a", "b"),
+    block_size=2,
+    hyperparameters={},
+    train_loss=1.0,
+    dev_loss=1.0,
+    test_loss=1.0,
+    dataset={},
+    mean_loss_quantiles=(0.5, 1.5),
+)
+BAD_FIELDS: dict[str, tuple[dict[str, Any], str]] = {
+    "no format": ({"format": "other"}, "not a namegen model (no meta.json with format 'namegen-mlp')"),
+    "a later version": ({"format_version": 2}, "unsupported artifact format_version 2"),
+    "no dataset": ({"dataset": None}, "meta.json lacks dataset"),
+    "vocab without boundary": (
+        {"vocab": ["a", "."]},
+        "meta.json vocab must be distinct single characters starting with '.'",
+    ),
+    "block size 0": ({"block_size": 0}, "meta.json block_size must be a positive integer"),
+    "loss as text": ({"dev_loss": "1.9"}, "meta.json dev_loss must be a finite number"),
+    "dataset as a list": ({"dataset": []}, "meta.json dataset must be an object"),
+    "recipe as a number": ({"recipe": 3}, "meta.json recipe must be a string"),
+    "descending quantiles": (
+        {"mean_loss_quantiles": [2.0, 1.0]},
+        "meta.json mean_loss_quantiles must be at least two finite numbers in ascending order",
+    ),
+    "one quantile": (
+        {"mean_loss_quantiles": [1.0]},
+        "meta.json mean_loss_quantiles must be at least two finite numbers in ascending order",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FIELDS)
+def test_a_missing_or_wrong_meta_field_is_refused_in_one_line(case: str, tmp_path: Path) -> None:
+    change, reason = BAD_FIELDS[case]
+    document = {**VALID.to_json(), **change}
+    document = {key: value for key, value in document.items() if value is not None}
+    path = tmp_path / "bad.pt"
+    module = torch.jit.script(NameMLP(ModelConfig(vocab_size=3, block_size=2, n_embd=2, n_hidden=4)).eval())
+    torch.jit.save(module, str(path), _extra_files={META_FILE: json.dumps(document)})
+    with pytest.raises(ArtifactError) as raised:
+        load_artifact(path)
+    assert str(raised.value) == f"{path}: {reason}"

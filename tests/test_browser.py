@@ -55,7 +55,6 @@ UI_TIMEOUT_MS = 15_000
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run `make browser-deps` (apt chromium)"),
 ]
 

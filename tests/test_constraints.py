@@ -5,6 +5,7 @@ computation gives."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
@@ -18,14 +19,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.engine.artifact import Artifact, load_artifact
+from app.engine.artifact import Artifact, ArtifactMeta, load_artifact, write_artifact
 from app.engine.constraints import ConstraintSpec, compile_automaton
-from app.engine.engine import Engine, InvalidInput, SampleSpec
+from app.engine.engine import Engine, InvalidInput
 from app.engine.guidance import Background
+from app.engine.limits import EngineLimits
 from app.engine.patterns import PatternCompiler, PatternError, checked_pattern
+from app.engine.requests import SampleRequest
 from app.engine.selection import resample
-from app.settings import Settings
-from training.export import save_artifact
 from training.model import ModelConfig, NameMLP
 
 ALPHABET = "abcd"
@@ -55,15 +56,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Artifact:
         "dataset": {},
     }
     path = tmp_path_factory.mktemp("tiny") / "tiny.pt"
-    save_artifact(torch.jit.script(model), meta, WORDS, path)
+    write_artifact(path, torch.jit.script(model), ArtifactMeta.from_json(meta), WORDS)
     return load_artifact(path)
 
 
 @pytest.fixture(scope="module")
 def engine(tiny: Artifact) -> Iterator[Engine]:
-    engine = Engine(tiny, Settings(warm_names=0, max_name_length=6, max_n=2000))
+    engine = Engine(tiny, EngineLimits(warm_names=0, max_name_length=6, max_n=2000))
     yield engine
     engine.close()
+
+
+def sampled(engine: Engine, request: SampleRequest) -> dict[str, Any]:
+    """The engine's result as the API's JSON object."""
+    return dataclasses.asdict(engine.sample_now(request))
 
 
 # -- an independent statement of what the constraints mean ---------------------------------------------------
@@ -204,20 +210,20 @@ def test_a_pattern_whose_automaton_explodes_is_refused_after_a_second_of_compute
 def test_every_name_satisfies_every_constraint_and_impossible_ones_are_refused(
     engine: Engine, c: dict[str, Any], seed: int
 ) -> None:
-    spec = SampleSpec(n=20, seed=seed, **{k: v for k, v in c.items() if v or k == "min_length"})
+    spec = SampleRequest(n=20, seed=seed, **{k: v for k, v in c.items() if v or k == "min_length"})
     if not language(c):
         with pytest.raises(InvalidInput):
-            engine.sample_now(spec)
+            sampled(engine, spec)
         return
-    body = engine.sample_now(spec)
+    body = sampled(engine, spec)
     assert all(satisfies(name, c) for name in body["names"])
     if any(c[k] for k in ("suffix", "contains", "excludes", "pattern")):  # masked: never a row wasted
         assert body["complete"] and body["drawn"] == 20
 
 
 def test_the_same_seed_gives_the_same_constrained_names(engine: Engine) -> None:
-    spec = SampleSpec(n=30, seed=7, suffix="b", contains="c", pattern="[^d]*")
-    assert engine.sample_now(spec)["names"] == engine.sample_now(spec)["names"]
+    spec = SampleRequest(n=30, seed=7, suffix="b", contains="c", pattern="[^d]*")
+    assert sampled(engine, spec)["names"] == sampled(engine, spec)["names"]
 
 
 def model_log_probs(artifact: Artifact, text: str) -> list[list[float]]:
@@ -231,7 +237,7 @@ def model_log_probs(artifact: Artifact, text: str) -> list[list[float]]:
 
 
 def test_log_prob_is_the_model_own_log_probability_of_a_constrained_name(engine: Engine, tiny: Artifact) -> None:
-    body = engine.sample_now(SampleSpec(n=15, seed=3, prefix="a", suffix="cd", max_length=6))
+    body = sampled(engine, SampleRequest(n=15, seed=3, prefix="a", suffix="cd", max_length=6))
     for s in body["samples"]:
         rows = model_log_probs(tiny, s["name"])
         assert s["log_prob"] == pytest.approx(sum(r[t] for r, t in zip(rows, [*ids(s["name"]), 0], strict=True)))
@@ -253,7 +259,7 @@ def test_constrained_log_prob_is_the_guided_sampler_probability_computed_by_enum
         going = sum(chars[ch] * success(text + ch) for ch in ALPHABET) if t < c["max_length"] else 0.0
         return end * satisfies(text, c) + (1 - end) * going
 
-    body = engine.sample_now(SampleSpec(n=10, seed=11, **c))
+    body = sampled(engine, SampleRequest(n=10, seed=11, **c))
     assert body["complete"]
     for s in body["samples"]:
         name, rows = s["name"], model_log_probs(tiny, s["name"])
@@ -281,8 +287,8 @@ def test_exact_samples_the_model_conditioned_on_the_constraints_closer_than_guid
     names = sorted(language(c))
     p = [math.exp(sum(r[t] for r, t in zip(model_log_probs(tiny, x), [*ids(x), 0], strict=True))) for x in names]
     conditional = {x: w / sum(p) for x, w in zip(names, p, strict=True)}
-    guided = engine.sample_now(SampleSpec(n=2000, seed=1, **c))["names"]
-    exact = engine.sample_now(SampleSpec(n=2000, seed=1, exact=True, **c))
+    guided = sampled(engine, SampleRequest(n=2000, seed=1, **c))["names"]
+    exact = sampled(engine, SampleRequest(n=2000, seed=1, exact=True, **c))
     assert exact["drawn"] == 10_000  # ten candidates per name, at most 10,000
     assert total_variation(exact["names"], conditional) < total_variation(guided, conditional) / 2
 
@@ -297,9 +303,9 @@ def test_resampling_draws_in_proportion_to_the_weights() -> None:
 
 
 def test_similar_to_returns_the_closest_of_the_candidates_closest_first(engine: Engine) -> None:
-    plain = engine.sample_now(SampleSpec(n=1000, seed=5, max_length=6))  # the same rounds: the same candidates
+    plain = sampled(engine, SampleRequest(n=1000, seed=5, max_length=6))  # the same rounds: the same candidates
     candidates = plain["names"]
-    body = engine.sample_now(SampleSpec(n=8, seed=5, max_length=6, similar_to="abcd"))
+    body = sampled(engine, SampleRequest(n=8, seed=5, max_length=6, similar_to="abcd"))
     expected = sorted(range(len(candidates)), key=lambda i: damerau_levenshtein(candidates[i], "abcd"))[:8]
     assert body["names"] == [candidates[i] for i in expected]
     assert [s["distance"] for s in body["samples"]] == [damerau_levenshtein(candidates[i], "abcd") for i in expected]
@@ -342,7 +348,7 @@ def test_the_reference_distance_counts_a_transposition_as_one_edit() -> None:
 def test_an_impossible_combination_is_refused_before_any_sampling(engine: Engine) -> None:
     lookups = engine.sampler.stats.lookups
     with pytest.raises(InvalidInput) as refused:
-        engine.sample_now(SampleSpec(prefix="ab", suffix="cd", max_length=3))
+        sampled(engine, SampleRequest(prefix="ab", suffix="cd", max_length=3))
     assert [p.loc for p in refused.value.problems] == [("suffix",)]
     assert "no name of 1 to 3 characters starts with 'ab' and ends with 'cd'" in refused.value.problems[0].msg
     assert engine.sampler.stats.lookups == lookups

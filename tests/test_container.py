@@ -221,7 +221,7 @@ def as_local(command: list[str]) -> list[str]:
     return [sys.executable if command[0] == "python" else command[0], *command[1:]]
 
 
-@pytest.mark.slow
+@pytest.mark.server
 def test_image_layout_serves_and_passes_its_healthcheck(tmp_path: Path) -> None:
     root = tmp_path / "srv"
     lay_out_final_stage(root)

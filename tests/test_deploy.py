@@ -177,14 +177,24 @@ def test_the_cgroup_cpu_limit_is_read_from_v2_or_v1(
     assert cgroup_cpu_limit() == limit
 
 
-@pytest.mark.parametrize(("quota", "threads"), [("50000 100000", 1), ("150000 100000", 2), ("max 100000", 4)])
-def test_a_cpu_quota_caps_the_default_sampler_threads_rounded_up(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quota: str, threads: int
+@pytest.mark.parametrize(
+    ("quota", "workers", "threads"),
+    [
+        ("50000 100000", 1, 1),
+        ("150000 100000", 1, 2),  # a CPU quota caps them, rounded up
+        ("max 100000", 1, 4),  # no quota: the usable cores
+        ("max 100000", 2, 2),  # shared among the workers
+        ("max 100000", 8, 1),  # and never fewer than one
+    ],
+)
+def test_default_sampler_threads_are_the_usable_cores_or_cpu_quota_shared_among_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quota: str, workers: int, threads: int
 ) -> None:
     (tmp_path / "cpu.max").write_text(quota)
     monkeypatch.setattr(app.settings, "CGROUP_ROOT", tmp_path)
     monkeypatch.setattr(app.settings.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert Settings(sampler_threads=0).resolved_sampler_threads() == threads
+    assert Settings(workers=workers, sampler_threads=0).resolved_sampler_threads() == threads
+    assert Settings(workers=workers, sampler_threads=3).resolved_sampler_threads() == 3  # a set count is kept
 
 
 def test_the_memory_limit_is_above_every_resident_figure_the_readme_gives() -> None:

@@ -76,6 +76,7 @@ def test_sampled_contexts_carry_the_teachers_distribution_there() -> None:
     assert int((contexts == 0).all(dim=1).sum()) == 50
 
 
+@pytest.mark.training
 def test_distilling_brings_the_student_closer_to_the_teacher() -> None:
     teacher = tiny_teacher()
     data = windows()
@@ -102,6 +103,7 @@ def test_a_served_artifact_without_its_trained_weights_is_refused_as_teacher() -
         load_teacher(REPO / "model_artifacts" / "names-mlp.pt", None)
 
 
+@pytest.mark.training
 def test_the_command_writes_an_int8_one_member_artifact_and_its_trained_weights(tmp_path: Path) -> None:
     from training.data import DEFAULT_DATA
     from training.distill import main

@@ -17,7 +17,7 @@ from servers import ServerProcess
 
 from app.http.middleware.observability import SHUTDOWN_DETAIL
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.server
 
 TEXTS = ["emma", "olivia", "zxqv", "ava"]
 

@@ -36,7 +36,7 @@ from rawhttp import (
 )
 from servers import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.server
 
 KEEP_ALIVE = 1.0
 HEADER_TIMEOUT = 1.0

@@ -19,6 +19,8 @@ from training.export import export_artifact
 from training.model import ModelConfig, loss_on
 from training.train import SplitWindows, train
 
+pytestmark = pytest.mark.training
+
 BLOCK = 3
 
 

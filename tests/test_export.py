@@ -16,7 +16,7 @@ import torch
 from synthetic import SYLLABLES, syllable_words, tiny_train_config
 
 import training.export
-from app.engine.artifact import load_artifact
+from app.engine.artifact import ArtifactMeta, load_artifact, write_artifact
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import Vocabulary, read_words, reference_split
 from training.export import LOGIT_RTOL, ExportCheckError, export_artifact, script_and_check
@@ -63,6 +63,7 @@ def extra_file(path: Path, name: str) -> bytes:
     return raw if isinstance(raw, bytes) else raw.encode()
 
 
+@pytest.mark.training
 def test_torchscript_logits_equal_the_eager_model_logits(exported: Exported) -> None:
     scripted = torch.jit.load(str(exported.path))
     contexts = torch.cat([exported.windows.dev.x, torch.randint(0, exported.vocab.size, (500, 4))])
@@ -70,6 +71,7 @@ def test_torchscript_logits_equal_the_eager_model_logits(exported: Exported) -> 
         assert torch.allclose(scripted(contexts), exported.result.model(contexts), atol=1e-5, rtol=0)
 
 
+@pytest.mark.training
 def test_scripted_fast_path_methods_equal_the_eager_ones(exported: Exported) -> None:
     scripted = torch.jit.load(str(exported.path))
     with torch.no_grad():
@@ -81,6 +83,7 @@ def test_scripted_fast_path_methods_equal_the_eager_ones(exported: Exported) -> 
         )
 
 
+@pytest.mark.training
 def test_meta_json_describes_model_data_and_losses(exported: Exported) -> None:
     meta = json.loads(extra_file(exported.path, "meta.json"))
     windows, config = exported.windows, exported.config
@@ -106,6 +109,7 @@ def test_meta_json_describes_model_data_and_losses(exported: Exported) -> None:
     assert dataset["split"] == {"train": len(windows.train), "dev": len(windows.dev), "test": len(windows.test)}
 
 
+@pytest.mark.training
 def test_meta_dev_loss_is_reproduced_by_the_scripted_forward(exported: Exported) -> None:
     meta = json.loads(extra_file(exported.path, "meta.json"))
     scripted = torch.jit.load(str(exported.path))
@@ -115,11 +119,13 @@ def test_meta_dev_loss_is_reproduced_by_the_scripted_forward(exported: Exported)
     assert recomputed == pytest.approx(meta["dev_loss"], abs=1e-4)
 
 
+@pytest.mark.training
 def test_words_file_holds_every_word_of_every_split_in_file_order(exported: Exported) -> None:
     stored = gzip.decompress(extra_file(exported.path, "words.txt.gz")).decode()
     assert stored.split("\n") == exported.words
 
 
+@pytest.mark.training
 def test_load_artifact_accepts_the_export(exported: Exported) -> None:
     artifact = load_artifact(exported.path)
     assert artifact.vocab == exported.vocab.chars
@@ -128,6 +134,46 @@ def test_load_artifact_accepts_the_export(exported: Exported) -> None:
     assert artifact.words == frozenset(exported.words)
 
 
+def test_a_record_written_reads_back_equal_with_the_words_in_order(tmp_path: Path) -> None:
+    meta = ArtifactMeta(
+        vocab=(".", "a", "b"),
+        block_size=2,
+        hyperparameters={"n_hidden": 4},
+        recipe="tiny",
+        train_loss=1.25,
+        dev_loss=2,  # a whole number stays one
+        test_loss=1.5,
+        dataset={"name": "ab.txt", "sha256": "0" * 64},
+        command="namegen train",
+        history=({"step": 1, "train_loss": 1.5, "dev_loss": 2.5, "seconds": 0.1},),
+        mean_loss_quantiles=(0.5, 0.5, 3.25),
+        served={"precision": "float32"},
+        extra={"note": ["kept", 1]},
+    )
+    path = tmp_path / "ab.pt"
+    module = torch.jit.script(NameMLP(ModelConfig(vocab_size=3, block_size=2, n_embd=2, n_hidden=4)).eval())
+    write_artifact(path, module, meta, ["ab", "ba", "ab"])
+    artifact = load_artifact(path)
+    assert artifact.meta == meta
+    assert artifact.training_words == ("ab", "ba", "ab") and artifact.words == {"ab", "ba"}
+    assert (
+        json.loads(extra_file(path, "meta.json"))["dev_loss"] == 2
+        and '"dev_loss": 2,' in extra_file(path, "meta.json").decode()
+    )
+
+
+@pytest.mark.parametrize("name", ["names-mlp", "lecture-mlp", "us-surnames"])
+def test_a_shipped_artifact_rewritten_has_the_same_meta_json_bytes(name: str, tmp_path: Path) -> None:
+    """What a re-export keeps: every key, its value and its place, byte for byte."""
+    source = Path(__file__).parents[1] / "model_artifacts" / f"{name}.pt"
+    artifact = load_artifact(source)
+    copy = tmp_path / f"{name}.pt"
+    write_artifact(copy, artifact.module, artifact.meta, artifact.training_words)
+    assert extra_file(copy, "meta.json") == extra_file(source, "meta.json")
+    assert extra_file(copy, "words.txt.gz") == extra_file(source, "words.txt.gz")
+
+
+@pytest.mark.training
 def test_model_card_and_plots_are_written_beside_the_artifact(exported: Exported) -> None:
     card = exported.path.with_suffix(".card.md").read_text()
     assert f"| dev | {exported.result.dev_loss:.4f} |" in card
@@ -137,12 +183,14 @@ def test_model_card_and_plots_are_written_beside_the_artifact(exported: Exported
         assert exported.path.with_suffix(suffix).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.training
 def test_the_artifact_is_a_zip_with_the_extra_files_inside(exported: Exported) -> None:
     names = zipfile.ZipFile(exported.path).namelist()
     assert any(n.endswith("extra/meta.json") for n in names)
     assert any(n.endswith("extra/words.txt.gz") for n in names)
 
 
+@pytest.mark.training
 def test_the_export_check_allows_float32_rounding_that_grows_with_the_logits(exported: Exported) -> None:
     # A model so sure of itself that its log-probabilities reach thousands: float32 rounds them to steps of about
     # 1e-4 or more, so the served layout's other order of sums differs by more than any fixed 1e-5.
@@ -160,6 +208,7 @@ def test_the_export_check_allows_float32_rounding_that_grows_with_the_logits(exp
     assert 1e-5 < difference <= LOGIT_RTOL * float(eager.abs().max())
 
 
+@pytest.mark.training
 def test_the_export_check_says_by_how_much_a_wrong_layout_differs(
     exported: Exported, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,6 +45,9 @@ SEMANTIC_ERROR_TYPES = {
 }
 INTERNAL_MARKERS = (b"Traceback", b"/work/", b"site-packages", b'File "')
 
+# Hundreds of requests per operation: minutes on a busy machine, so `make test` runs it and `make check` does not.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module", autouse=True)
 def started_app() -> Iterator[None]:

@@ -15,10 +15,11 @@ import torch
 from synthetic import syllable_words
 
 from app.cli import main
+from app.engine.artifact import ArtifactMeta
 from app.settings import SHIPPED_MODEL
 from training.data import reference_split
 from training.download import NAMES_SHA256
-from training.export import write_card
+from training.model_card import write_card
 
 
 @dataclass
@@ -47,6 +48,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
     yield Trained(data, words, out, stdout.getvalue())
 
 
+@pytest.mark.training
 def test_train_prints_the_data_the_result_and_the_file_written(trained: Trained) -> None:
     lines = trained.stdout.splitlines()
     distinct = len(set(trained.words))
@@ -56,6 +58,7 @@ def test_train_prints_the_data_the_result_and_the_file_written(trained: Trained)
     assert lines[-1] == f"wrote {trained.out}"
 
 
+@pytest.mark.training
 def test_the_card_of_a_model_trained_on_other_data_describes_that_file(trained: Trained) -> None:
     card = trained.out.with_suffix(".card.md").read_text()
     split = reference_split(trained.words)
@@ -68,12 +71,14 @@ def test_the_card_of_a_model_trained_on_other_data_describes_that_file(trained: 
     assert "2018" not in card and "US" not in card and "Social Security" not in card
 
 
+@pytest.mark.training
 def test_the_card_records_the_command_that_reproduces_the_model(trained: Trained) -> None:
     command = f"namegen train --recipe lecture --data {trained.data} --out {trained.out} --steps 30"
     assert f"- Command: `{command}`" in trained.out.with_suffix(".card.md").read_text()
     assert json.loads(trained.out.with_suffix(".card.json").read_text())["command"] == command
 
 
+@pytest.mark.training
 def test_the_card_json_records_the_word_counts(trained: Trained) -> None:
     dataset = json.loads(trained.out.with_suffix(".card.json").read_text())["dataset"]
     split = reference_split(trained.words)
@@ -84,8 +89,8 @@ def test_the_card_json_records_the_word_counts(trained: Trained) -> None:
 
 def test_the_card_of_a_model_trained_on_the_reference_file_gives_its_provenance(tmp_path: Path) -> None:
     # The shipped model was trained on the reference names.txt: its recorded checksum is the reference one.
-    meta = json.loads(SHIPPED_MODEL.with_suffix(".card.json").read_text())
-    assert meta["dataset"]["sha256"] == NAMES_SHA256
+    meta = ArtifactMeta.from_json(json.loads(SHIPPED_MODEL.with_suffix(".card.json").read_text()))
+    assert meta.dataset_sha256 == NAMES_SHA256
     write_card(meta, tmp_path / "names-mlp.pt")
     card = (tmp_path / "names-mlp.card.md").read_text()
     assert "- File `names.txt`: 32,033 words" in card and NAMES_SHA256 in card

@@ -20,7 +20,8 @@ from servers import free_port
 from app.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, main
 from app.engine.artifact import ArtifactError, load_artifact
 from app.engine.engine import Engine
-from app.engine.jobs import SampleSpec
+from app.engine.limits import EngineLimits
+from app.engine.requests import SampleRequest
 from app.main import create_app
 from app.settings import SHIPPED_MODELS, Settings
 
@@ -52,8 +53,8 @@ def start(settings: Settings) -> None:
         pass
 
 
-def quiet_settings() -> Settings:
-    return Settings(warm_names=0)
+def quiet_limits() -> EngineLimits:
+    return EngineLimits(warm_names=0)
 
 
 def test_a_directory_with_two_artifacts_serves_both_by_file_stem(two_models: TestClient) -> None:
@@ -62,7 +63,7 @@ def test_a_directory_with_two_artifacts_serves_both_by_file_stem(two_models: Tes
     assert listing["default"] == "first"  # no names-mlp here: the first name
     small = listing["models"][1]
     assert small["block_size"] == 3 and small["parameters"] == 11_897
-    assert small["dev_loss"] == load_artifact(LECTURE).meta["dev_loss"]
+    assert small["dev_loss"] == load_artifact(LECTURE).meta.dev_loss
     assert small["dataset"]["name"] == "names.txt" and small["dataset"]["words"] == 32_033
 
 
@@ -78,9 +79,9 @@ def test_same_seed_gives_each_model_its_own_names_as_that_model_alone_gives_them
 ) -> None:
     params = {"model": model, "n": 12, "seed": 2024, "temperature": 0.9}
     served = two_models.get("/sample", params=params).json()
-    alone = Engine(load_artifact(source), quiet_settings()).sample_now(SampleSpec(n=12, seed=2024, temperature=0.9))
+    alone = Engine(load_artifact(source), quiet_limits()).sample_now(SampleRequest(n=12, seed=2024, temperature=0.9))
     assert served["model"] == model
-    assert served["names"] == alone["names"]
+    assert served["names"] == alone.names
     assert two_models.get("/sample", params=params).json()["names"] == served["names"]
 
 
@@ -92,11 +93,11 @@ def test_two_models_give_different_names_for_one_seed(two_models: TestClient) ->
 
 
 def test_scores_are_the_named_models(two_models: TestClient) -> None:
-    alone = Engine(load_artifact(LECTURE), quiet_settings()).score_now(["emma", "zyx"])
+    alone = Engine(load_artifact(LECTURE), quiet_limits()).score_now(["emma", "zyx"])
     one = two_models.post("/score", json={"text": "emma", "model": "small"}).json()
     batch = two_models.post("/score/batch", json={"texts": ["emma", "zyx"], "model": "small"}).json()["results"]
-    assert one["total_loss"] == alone[0]["total_loss"] and one["model"] == "small"
-    assert [r["total_loss"] for r in batch] == [r["total_loss"] for r in alone]
+    assert one["total_loss"] == alone[0].total_loss and one["model"] == "small"
+    assert [r["total_loss"] for r in batch] == [r.total_loss for r in alone]
     default = two_models.post("/score", json={"text": "emma"}).json()
     assert default["model"] == "first" and default["total_loss"] != one["total_loss"]
 
@@ -180,6 +181,7 @@ def test_a_broken_artifact_in_the_directory_refuses_startup_naming_it(tmp_path: 
         start(Settings(model_path=directory, warm_names=0))
 
 
+@pytest.mark.server
 def test_the_serve_command_refuses_a_directory_with_a_broken_artifact_in_one_line(tmp_path: Path) -> None:
     directory = model_directory(tmp_path / "models", {"first": NAMES})
     (directory / "broken.pt").write_text("not a model")
@@ -299,9 +301,9 @@ def test_a_bad_next_query_is_a_422_naming_the_parameter(
 
 
 def test_the_cli_samples_from_a_model_by_name(capsys: pytest.CaptureFixture[str]) -> None:
-    alone = Engine(load_artifact(LECTURE), quiet_settings()).sample_now(SampleSpec(n=4, seed=11))
+    alone = Engine(load_artifact(LECTURE), quiet_limits()).sample_now(SampleRequest(n=4, seed=11))
     assert main(["sample", "--model", "lecture-mlp", "-n", "4", "--seed", "11"]) == 0
-    assert capsys.readouterr().out.split() == alone["names"]
+    assert capsys.readouterr().out.split() == alone.names
 
 
 def test_the_cli_takes_a_model_file_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -353,7 +355,8 @@ def test_loading_and_warming_up_every_shipped_model_writes_only_json_lines_on_st
     # deprecated quantized tensors.
     code = (
         "import asyncio; from app.engine.store import ModelStore; from app.settings import Settings; "
-        "store = ModelStore.load(Settings(warm_names=50)); asyncio.run(store.warm_up()); "
+        "s = Settings(warm_names=50); store = ModelStore.load(s.model_path, s.default_model, s.engine_limits()); "
+        "asyncio.run(store.warm_up()); "
         "print(sorted(store.names)); store.close()"
     )
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)

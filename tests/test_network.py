@@ -15,7 +15,8 @@ import torch
 
 from app.engine.artifact import Artifact, load_artifact
 from app.engine.network import BUCKETS, ContextNetwork
-from app.engine.sampler import Controls, Sampler
+from app.engine.requests import SampleRequest
+from app.engine.sampler import Sampler
 from app.engine.scorer import Scorer
 from app.settings import SHIPPED_MODELS
 
@@ -110,19 +111,13 @@ def test_no_contexts_give_no_rows(artifact: Artifact) -> None:
     assert ContextNetwork(artifact.module).logits(empty).shape == (0, artifact.vocab_size)
 
 
-def test_one_instance_per_module_and_thread_count(artifact: Artifact) -> None:
-    network = ContextNetwork.shared(artifact.module, threads=2)
-    assert ContextNetwork.shared(artifact.module) is network  # the scorer, made after the sampler, shares it
-    assert ContextNetwork.shared(artifact.module, threads=2) is network
-    assert ContextNetwork.shared(artifact.module, threads=1).threads == 1  # another setting: a new instance
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_sampled_log_prob_is_exactly_minus_the_scored_total_loss(artifact: Artifact, threads: int) -> None:
-    sampler = Sampler(artifact, cache_slots=1009, threads=threads)
-    round_ = sampler.sample_round(200, Controls(), torch.Generator().manual_seed(21))
+    network = ContextNetwork(artifact.module, threads)
+    sampler = Sampler(artifact, network, cache_slots=1009)
+    round_ = sampler.sample_round(200, SampleRequest(max_length=32), torch.Generator().manual_seed(21))
     names = [name for name, rejected in zip(round_.names, round_.rejected, strict=True) if not rejected]
     log_probs = [lp for lp, rejected in zip(round_.log_probs, round_.rejected, strict=True) if not rejected]
-    scored = Scorer(artifact).score_many(names)
+    scored = Scorer(artifact, network).score_many(names)
     # The same float32 network rows on both sides: only float64 rounding in the sums may differ.
-    assert np.allclose([-s["total_loss"] for s in scored], log_probs, atol=1e-9, rtol=0)
+    assert np.allclose([-s.total_loss for s in scored], log_probs, atol=1e-9, rtol=0)

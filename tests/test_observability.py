@@ -56,7 +56,6 @@ def test_a_valid_request_id_is_echoed(client: TestClient) -> None:
 def test_an_unsafe_request_id_is_replaced_by_a_fresh_one(client: TestClient, bad: str) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": bad.encode("utf-8")})
     replaced = response.headers["x-request-id"]
-    assert replaced != bad
     assert len(replaced) == 32 and all(c in "0123456789abcdef" for c in replaced)
 
 
@@ -125,11 +124,9 @@ def test_model_identity_is_an_info_metric_per_served_model() -> None:
         assert {"lecture-mlp", "names-mlp", "us-surnames"} <= {model["name"] for model in served}
 
 
-def test_metrics_are_prometheus_text(client: TestClient) -> None:
-    response = client.get("/metrics")
-    assert response.headers["content-type"].startswith("text/plain")
-    names = {family.name for family in text_string_to_metric_families(response.text)}
-    assert {"namegen_http_requests", "namegen_http_request_duration_seconds", "namegen_names_generated"} <= names
+def test_metrics_are_served_as_text(client: TestClient) -> None:
+    # Their content, parsed with prometheus-client's own parser, is what the counting tests above read.
+    assert client.get("/metrics").headers["content-type"].startswith("text/plain")
 
 
 def test_cors_is_off_by_default(client: TestClient) -> None:

@@ -134,13 +134,6 @@ def test_page_and_assets_name_no_external_url(page_client: TestClient) -> None:
         assert "@import" not in text and "@font-face" not in text, url
 
 
-def test_page_forbids_other_origins_through_its_content_security_policy(page_client: TestClient) -> None:
-    policy = page_client.get("/").headers["content-security-policy"]
-    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
-    for directive in ("default-src", "script-src", "style-src", "connect-src"):
-        assert directives[directive] == "'self'", directive
-
-
 @pytest.mark.parametrize("name", ["missing.js", "index.html", "..%2Fmain.py", "..%2F..%2Fpyproject.toml"])
 def test_static_serves_only_its_allow_list(page_client: TestClient, name: str) -> None:
     response = page_client.get(f"/static/{name}")
@@ -212,7 +205,6 @@ def test_number_boxes_carry_the_limits_of_the_api(page_client: TestClient) -> No
     controls = {str(c.get("id")): c for c in parsed_page(page_client).controls}
     number_boxes = [name for name, c in controls.items() if c.get("type") == "number"]
     assert sorted(number_boxes) == sorted(["n", "temperature", "seed", "min_length", "max_length", "top_k", "top_p"])
-    assert all(controls[name].get("min") is not None for name in number_boxes)
     assert float(str(controls["temperature"]["min"])) > 0  # temperature must be > 0: "0" is out of range
     assert float(str(controls["top_p"]["min"])) > 0 and controls["top_p"]["max"] == "1"
     assert controls["n"]["min"] == controls["min_length"]["min"] == controls["max_length"]["min"] == "1"

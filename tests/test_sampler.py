@@ -10,29 +10,36 @@ import numpy as np
 import pytest
 import torch
 
-from app.engine.artifact import Artifact, load_artifact
-from app.engine.engine import Engine, SampleSpec
-from app.engine.sampler import Controls, Sampler
-from app.settings import Settings
-from training.export import save_artifact
+from app.engine.artifact import Artifact, ArtifactMeta, load_artifact, write_artifact
+from app.engine.engine import Engine
+from app.engine.limits import EngineLimits
+from app.engine.network import ContextNetwork
+from app.engine.requests import SampleRequest
+from app.engine.sampler import Sampler
 from training.model import ModelConfig, NameMLP
 
 NEAR_TIE = 1e-5  # a draw this close to a CDF boundary may legitimately flip (float32 batched vs single forward)
 
 
-def reference_names(artifact: Artifact, n: int, controls: Controls, seed: int) -> list[tuple[str | None, float]]:
+def drawn(**fields: Any) -> SampleRequest:
+    """A normalized request as the sampler sees it; the sampler's own defaults: no minimum, 32 characters."""
+    return SampleRequest(**{"min_length": 0, "max_length": 32, "seed": 0, **fields})
+
+
+def reference_names(artifact: Artifact, n: int, controls: SampleRequest, seed: int) -> list[tuple[str | None, float]]:
     """Straightforward sampler: one name at a time, the model's own forward, row i uses uniforms[:, i].
 
     Returns (name or None when it ran past max_length, smallest distance of a draw to a CDF boundary).
     """
-    steps = controls.max_length - len(controls.prefix_ids) + 1
+    steps = controls.steps
+    prefix_ids = ids(artifact, controls.prefix)
     uniforms = torch.rand((steps, n), dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     results: list[tuple[str | None, float]] = []
     for i in range(n):
         context = [0] * artifact.block_size
-        for token in controls.prefix_ids:
+        for token in prefix_ids:
             context = [*context[1:], token]
-        chars = [artifact.vocab[t] for t in controls.prefix_ids]
+        chars = [artifact.vocab[t] for t in prefix_ids]
         margin, name = float("inf"), None
         for step in range(steps):
             with torch.inference_mode():
@@ -80,9 +87,7 @@ def ids(artifact: Artifact, text: str) -> tuple[int, ...]:
     ids=["plain", "top_k-lengths", "top_p-prefix"],
 )
 def test_vectorized_sampler_matches_one_at_a_time_reference(artifact: Artifact, controls_args: dict) -> None:
-    args = dict(controls_args)
-    prefix = args.pop("prefix", "")
-    controls = Controls(prefix_ids=ids(artifact, prefix), **{"max_length": 32, **args})
+    controls = drawn(**controls_args)
     n, seed = 60, 1234
     round_ = Sampler(artifact).sample_round(n, controls, torch.Generator().manual_seed(seed))
     expected = reference_names(artifact, n, controls, seed)
@@ -92,9 +97,7 @@ def test_vectorized_sampler_matches_one_at_a_time_reference(artifact: Artifact, 
 
 
 def test_log_prob_is_the_forward_log_likelihood_of_name_and_end(artifact: Artifact) -> None:
-    round_ = Sampler(artifact).sample_round(
-        20, Controls(prefix_ids=ids(artifact, "el")), torch.Generator().manual_seed(3)
-    )
+    round_ = Sampler(artifact).sample_round(20, drawn(prefix="el"), torch.Generator().manual_seed(3))
     for name, log_prob in zip(round_.names, round_.log_probs, strict=True):
         tokens = [*ids(artifact, name), 0]
         contexts, context = [], [0] * artifact.block_size
@@ -107,12 +110,12 @@ def test_log_prob_is_the_forward_log_likelihood_of_name_and_end(artifact: Artifa
 
 
 def test_min_length_withholds_the_end_token(artifact: Artifact) -> None:
-    round_ = Sampler(artifact).sample_round(100, Controls(min_length=6), torch.Generator().manual_seed(5))
+    round_ = Sampler(artifact).sample_round(100, drawn(min_length=6), torch.Generator().manual_seed(5))
     assert all(len(name) >= 6 for name, rej in zip(round_.names, round_.rejected, strict=True) if not rej)
 
 
 def test_rows_past_max_length_are_rejected_not_truncated(artifact: Artifact) -> None:
-    round_ = Sampler(artifact).sample_round(200, Controls(max_length=3), torch.Generator().manual_seed(11))
+    round_ = Sampler(artifact).sample_round(200, drawn(max_length=3), torch.Generator().manual_seed(11))
     kept = [name for name, rej in zip(round_.names, round_.rejected, strict=True) if not rej]
     assert all(len(name) <= 3 for name in kept)
     assert any(round_.rejected)  # most names are longer than 3 characters under any name model
@@ -135,11 +138,11 @@ def test_a_context_too_large_for_int64_keys_is_served_exactly(tmp_path: Path) ->
         "dataset": {},
     }
     path = tmp_path / "long-context.pt"
-    save_artifact(torch.jit.script(model), meta, ["ab"], path)
+    write_artifact(path, torch.jit.script(model), ArtifactMeta.from_json(meta), ["ab"])
     artifact = load_artifact(path)
     sampler = Sampler(artifact)
     assert sampler.key_dtype.kind == "O"
-    controls = Controls(max_length=20)
+    controls = drawn(max_length=20)
     round_ = sampler.sample_round(30, controls, torch.Generator().manual_seed(5))
     expected = reference_names(artifact, 30, controls, 5)
     for got, rejected, (want, margin) in zip(round_.names, round_.rejected, expected, strict=True):
@@ -148,21 +151,22 @@ def test_a_context_too_large_for_int64_keys_is_served_exactly(tmp_path: Path) ->
 
 
 def test_warm_up_fills_the_context_cache_without_changing_the_names(artifact: Artifact) -> None:
-    cold = Engine(artifact, Settings(warm_names=0))
+    cold = Engine(artifact, EngineLimits(warm_names=0))
     asyncio.run(cold.warm_up())
-    warm = Engine(artifact, Settings(warm_names=3000))
+    warm = Engine(artifact, EngineLimits(warm_names=3000))
     asyncio.run(warm.warm_up())
     filled = int((warm.sampler.cache_keys != -1).sum())
     assert filled > int((cold.sampler.cache_keys != -1).sum()) + 3000  # 3000 names bring > 1 new context each
-    spec = SampleSpec(n=50, seed=9, temperature=0.9)
+    spec = SampleRequest(n=50, seed=9, temperature=0.9)
     assert warm.sample_now(spec) == cold.sample_now(spec)
 
 
 def test_parallel_network_shares_give_the_same_distributions_and_names(artifact: Artifact) -> None:
-    one, two = Sampler(artifact, threads=1), Sampler(artifact, threads=2)
+    one = Sampler(artifact, ContextNetwork(artifact.module, threads=1))
+    two = Sampler(artifact, ContextNetwork(artifact.module, threads=2))
     keys = np.unique(np.random.default_rng(1).integers(0, one.span * artifact.vocab_size, 3000))
     assert np.array_equal(two.network_logits(keys), one.network_logits(keys))
-    controls = Controls(temperature=1.1, max_length=20)
+    controls = drawn(temperature=1.1, max_length=20)
     assert two.sample_round(700, controls, torch.Generator().manual_seed(4)) == one.sample_round(
         700, controls, torch.Generator().manual_seed(4)
     )
@@ -176,18 +180,18 @@ def contexts_of(name: str, block_size: int) -> set[str]:
 
 def test_network_stats_count_lookups_and_each_missing_context_once(artifact: Artifact) -> None:
     sampler = Sampler(artifact)
-    names = sampler.sample_round(40, Controls(), torch.Generator().manual_seed(8)).names
+    names = sampler.sample_round(40, drawn(), torch.Generator().manual_seed(8)).names
     visited = set().union(*(contexts_of(name, artifact.block_size) for name in names))
     assert sampler.stats.lookups == sum(len(name) + 1 for name in names)
     assert sampler.stats.computed == len(visited)
     assert sampler.stats.network_seconds > 0
-    sampler.sample_round(40, Controls(), torch.Generator().manual_seed(8))  # the same draws: all cached
+    sampler.sample_round(40, drawn(), torch.Generator().manual_seed(8))  # the same draws: all cached
     assert (sampler.stats.lookups, sampler.stats.computed) == (2 * sum(len(name) + 1 for name in names), len(visited))
 
 
 def test_network_stats_report_only_what_was_added_since_the_last_report(artifact: Artifact) -> None:
     sampler = Sampler(artifact)
-    sampler.sample_round(5, Controls(), torch.Generator().manual_seed(1))
+    sampler.sample_round(5, drawn(), torch.Generator().manual_seed(1))
     lookups, computed, seconds = sampler.stats.take_unreported()
     assert (lookups, computed) == (sampler.stats.lookups, sampler.stats.computed) and seconds > 0
     assert sampler.stats.take_unreported() == (0, 0, 0.0)
@@ -196,7 +200,7 @@ def test_network_stats_report_only_what_was_added_since_the_last_report(artifact
 @pytest.mark.parametrize("temperature", [1e-308, 1e-30, 1e-3, 1e3, 1e30, 1e308])
 @pytest.mark.parametrize("extra", [{}, {"top_k": 3}, {"top_p": 0.5}])
 def test_length_bounds_hold_at_any_temperature(artifact: Artifact, temperature: float, extra: dict[str, Any]) -> None:
-    controls = Controls(temperature=temperature, min_length=7, max_length=9, **extra)
+    controls = drawn(temperature=temperature, min_length=7, max_length=9, **extra)
     round_ = Sampler(artifact, cache_slots=4093).sample_round(200, controls, torch.Generator().manual_seed(3))
     kept = [name for name, rejected in zip(round_.names, round_.rejected, strict=True) if not rejected]
     assert kept and all(7 <= len(name) <= 9 for name in kept)

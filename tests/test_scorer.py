@@ -28,16 +28,16 @@ def test_batched_scores_equal_per_position_forward(artifact: Artifact) -> None:
     results = Scorer(artifact).score_many(texts)
     for text, result in zip(texts, results, strict=True):
         want = independent_losses(artifact, text)
-        assert [c["char"] for c in result["chars"]] == [*text, "."]
-        assert [c["loss"] for c in result["chars"]] == pytest.approx(want, abs=1e-5)
-        assert [c["prob"] for c in result["chars"]] == pytest.approx([math.exp(-x) for x in want], abs=1e-6)
-        assert result["total_loss"] == pytest.approx(sum(want), abs=1e-4)
-        assert result["mean_loss"] == pytest.approx(sum(want) / len(want), abs=1e-5)
-        assert result["perplexity"] == pytest.approx(math.exp(sum(want) / len(want)), rel=1e-5)
+        assert [c.char for c in result.chars] == [*text, "."]
+        assert [c.loss for c in result.chars] == pytest.approx(want, abs=1e-5)
+        assert [c.prob for c in result.chars] == pytest.approx([math.exp(-x) for x in want], abs=1e-6)
+        assert result.total_loss == pytest.approx(sum(want), abs=1e-4)
+        assert result.mean_loss == pytest.approx(sum(want) / len(want), abs=1e-5)
+        assert result.perplexity == pytest.approx(math.exp(sum(want) / len(want)), rel=1e-5)
 
 
 def test_a_text_scores_the_same_alone_and_in_a_batch(artifact: Artifact) -> None:
     scorer = Scorer(artifact)
     alone = scorer.score_many(["sophia"])[0]
     batched = scorer.score_many(["a", "sophia", "christopher"])[1]
-    assert [c["loss"] for c in batched["chars"]] == pytest.approx([c["loss"] for c in alone["chars"]], abs=1e-5)
+    assert [c.loss for c in batched.chars] == pytest.approx([c.loss for c in alone.chars], abs=1e-5)

@@ -55,6 +55,9 @@ def test_json_and_files_get_the_policy_that_allows_nothing(client: TestClient) -
 def test_the_page_may_load_only_this_origins_files(client: TestClient) -> None:
     policy = client.get("/").headers["content-security-policy"]
     assert policy == PAGE
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    for directive in ("default-src", "script-src", "style-src", "connect-src"):
+        assert directives[directive] == "'self'", directive
     assert "'unsafe-inline'" not in policy and "http" not in policy
 
 
@@ -115,8 +118,8 @@ def test_a_directory_named_like_a_plot_is_not_served(tmp_path: Path) -> None:
 # ---- the docs under their policies, in a browser ------------------------------------------------------------------
 
 
-@pytest.mark.slow
 @pytest.mark.browser
+@pytest.mark.server
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: run `make browser-deps` (apt chromium)")
 @pytest.mark.parametrize(("path", "rendered"), [("/docs", ".opblock"), ("/redoc", "li[data-item-id]")])
 def test_the_docs_render_under_their_policy_and_load_nothing_from_elsewhere(

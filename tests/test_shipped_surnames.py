@@ -7,7 +7,6 @@ us-surnames`), split as training split it, and scored through the scripted forwa
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from app.engine.artifact import WORDS_FILE, Artifact, load_artifact
+from app.engine.artifact import Artifact, load_artifact
 from app.settings import SHIPPED_MODEL
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, reference_split
@@ -37,10 +36,7 @@ def artifact() -> Artifact:
 @pytest.fixture(scope="module")
 def words() -> list[str]:
     """The training words in the order of the data file, as the artifact stores them."""
-    extra = {WORDS_FILE: ""}
-    torch.jit.load(str(SURNAMES), map_location="cpu", _extra_files=extra)
-    raw = extra[WORDS_FILE]
-    return gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
+    return list(load_artifact(SURNAMES).training_words)
 
 
 def scripted_loss(artifact: Artifact, words: list[str]) -> float:
@@ -51,20 +47,20 @@ def scripted_loss(artifact: Artifact, words: list[str]) -> float:
 
 def test_the_words_inside_are_the_downloaded_census_list(artifact: Artifact, words: list[str]) -> None:
     rebuilt = "".join(f"{w}\n" for w in words).encode()
-    assert hashlib.sha256(rebuilt).hexdigest() == SURNAMES_TEXT_SHA256 == artifact.meta["dataset"]["sha256"]
-    assert len(words) == artifact.meta["dataset"]["words"] == 88_799
+    assert hashlib.sha256(rebuilt).hexdigest() == SURNAMES_TEXT_SHA256 == artifact.meta.dataset_sha256
+    assert len(words) == artifact.meta.dataset["words"] == 88_799
 
 
 def test_the_dev_and_test_losses_in_meta_are_the_recomputed_ones(artifact: Artifact, words: list[str]) -> None:
     split = reference_split(words)
-    assert scripted_loss(artifact, split.dev) == pytest.approx(artifact.meta["dev_loss"], abs=TOLERANCE)
-    assert scripted_loss(artifact, split.test) == pytest.approx(artifact.meta["test_loss"], abs=TOLERANCE)
+    assert scripted_loss(artifact, split.dev) == pytest.approx(artifact.meta.dev_loss, abs=TOLERANCE)
+    assert scripted_loss(artifact, split.test) == pytest.approx(artifact.meta.test_loss, abs=TOLERANCE)
 
 
 def test_the_recorded_dev_and_test_losses_are_what_the_score_path_gives(artifact: Artifact, words: list[str]) -> None:
     split = reference_split(words)
-    assert round(served_losses(SURNAMES, split.dev), 5) == artifact.meta["dev_loss"]
-    assert round(served_losses(SURNAMES, split.test), 5) == artifact.meta["test_loss"]
+    assert round(served_losses(SURNAMES, split.dev), 5) == artifact.meta.dev_loss
+    assert round(served_losses(SURNAMES, split.test), 5) == artifact.meta.test_loss
 
 
 def test_it_beats_the_lecture_recipe_and_the_bigram_on_dev(artifact: Artifact, words: list[str]) -> None:
@@ -74,12 +70,12 @@ def test_it_beats_the_lecture_recipe_and_the_bigram_on_dev(artifact: Artifact, w
         bigram_log_probs(ContextWindows.build(split.train, vocab, 1), vocab.size),
         ContextWindows.build(split.dev, vocab, 1),
     )
-    assert artifact.meta["dev_loss"] < LECTURE_RECIPE_DEV_LOSS < bigram
+    assert artifact.meta.dev_loss < LECTURE_RECIPE_DEV_LOSS < bigram
 
 
 def test_it_is_lower_case_letters_and_small(artifact: Artifact) -> None:
     assert "".join(artifact.vocab) == ".abcdefghijklmnopqrstuvwxyz"
-    assert artifact.meta["parameters"] < 200_000
+    assert artifact.meta.parameters is not None and artifact.meta.parameters < 200_000
     assert SURNAMES.stat().st_size < SHIPPED_MODEL.stat().st_size / 3  # its training words inside included
 
 
@@ -88,7 +84,7 @@ def test_its_card_records_the_command_the_data_and_the_losses(artifact: Artifact
     card_json = json.loads((REPO / "model_artifacts" / "us-surnames.card.json").read_text())
     assert SURNAMES_TEXT_SHA256 in card and "1990 US Census surname list" in card
     assert "namegen train --recipe compact --data data/us-surnames.txt --out model_artifacts/us-surnames.pt" in card
-    assert f"| dev | {artifact.meta['dev_loss']:.4f} |" in card
-    assert card_json["dev_loss"] == artifact.meta["dev_loss"]
+    assert f"| dev | {artifact.meta.dev_loss:.4f} |" in card
+    assert card_json["dev_loss"] == artifact.meta.dev_loss
     for plot in ("us-surnames.loss.png", "us-surnames.embeddings.png"):
         assert (REPO / "model_artifacts" / plot).is_file() and f"]({plot})" in card

@@ -22,8 +22,6 @@ from app.engine.engine import Engine
 from app.main import create_app
 from app.settings import SHIPPED_MODEL, Settings
 
-pytestmark = pytest.mark.slow
-
 BAD_KINDS = ("missing", "random-bytes", "truncated", "not-namegen")
 COMMANDS = ("serve", "uvicorn")
 
@@ -74,6 +72,7 @@ def refused_starts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tu
                 process.wait(timeout=10)
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("kind", BAD_KINDS)
 @pytest.mark.parametrize("command", COMMANDS)
 def test_bad_artifact_stops_startup_with_one_line_naming_the_file(
@@ -90,6 +89,7 @@ def test_bad_artifact_stops_startup_with_one_line_naming_the_file(
     assert "Uvicorn running" not in output
 
 
+@pytest.mark.server
 def test_serve_refuses_an_invalid_setting_naming_the_variable() -> None:
     env = {**os.environ, "NAMEGEN_PORT": "not-a-port"}
     done = subprocess.run(SERVE_COMMAND, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -152,6 +152,7 @@ def test_importing_the_app_module_loads_no_model() -> None:
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.server
 def test_serve_starts_the_shipped_model_and_answers(start_server: Callable[..., ServerProcess]) -> None:
     server = start_server()
     info = httpx.get(f"{server.base_url}/model", timeout=5).json()
@@ -159,6 +160,7 @@ def test_serve_starts_the_shipped_model_and_answers(start_server: Callable[..., 
     assert httpx.get(f"{server.base_url}/healthz", timeout=5).json() == {"status": "ok"}
 
 
+@pytest.mark.server
 def test_serve_with_several_workers_refuses_a_bad_artifact_before_starting_any(tmp_path: Path) -> None:
     path = write_bad_artifact("random-bytes", tmp_path)
     env = {**os.environ, "NAMEGEN_MODEL_PATH": str(path), "NAMEGEN_WORKERS": "2", "NAMEGEN_PORT": str(free_port())}
@@ -168,6 +170,7 @@ def test_serve_with_several_workers_refuses_a_bad_artifact_before_starting_any(t
     assert "Started parent process" not in done.stdout
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("name", ["bad\nname.pt", "bad\x1b[31mname.pt"])
 def test_a_file_name_with_a_control_character_stays_escaped_in_the_one_line_error(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(os.urandom(64))

@@ -33,6 +33,8 @@ from training.sweep_study import SweepData
 from training.sweep_trial import SPACE, Objective
 from training.train import TrainResult
 
+pytestmark = pytest.mark.training
+
 # Small, fast models only: the search machinery is under test, not the data.
 TINY_AXES: dict[str, list[Any]] = {
     "n_embd": [4],
@@ -159,8 +161,8 @@ def test_export_best_writes_the_studys_best_trial_as_an_artifact(sweep: Sweep) -
     artifact = load_artifact(sweep.best)
     best = sweep.study.best_trial
     assert artifact.block_size == best.params["block_size"]
-    assert artifact.meta["recipe"] == "sweep"
-    assert artifact.meta["dev_loss"] == pytest.approx(best.value, abs=1e-5)
+    assert artifact.meta.recipe == "sweep"
+    assert artifact.meta.dev_loss == pytest.approx(best.value, abs=1e-5)
 
 
 def tiny_options(tmp_path: Path, **changes: Any) -> SweepOptions:
@@ -316,7 +318,7 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.slow
+@pytest.mark.database
 def test_two_workers_in_two_processes_share_one_postgresql_study(tmp_path: Path, postgres_url: str) -> None:
     data = write_tiny_data(tmp_path / "tiny.txt")
     argv = ["--data", str(data), "--storage", postgres_url, "--study", "shared", "--trials", "3", "--threads", "1"]

@@ -40,6 +40,7 @@ def losses(history: list[dict[str, float]]) -> list[tuple[float, float, float]]:
     return [(h["step"], h["train_loss"], h["dev_loss"]) for h in history]
 
 
+@pytest.mark.training
 def test_training_lowers_dev_loss_below_the_bigram_baseline() -> None:
     config, windows = tiny_setup()
     result = train(config, windows, progress=False)
@@ -50,6 +51,7 @@ def test_training_lowers_dev_loss_below_the_bigram_baseline() -> None:
     assert result.dev_loss < bigram
 
 
+@pytest.mark.training
 def test_the_returned_model_is_the_best_on_dev() -> None:
     config, windows = tiny_setup()
     result = train(config, windows, progress=False)
@@ -60,6 +62,7 @@ def test_the_returned_model_is_the_best_on_dev() -> None:
     assert not result.model.training
 
 
+@pytest.mark.training
 def test_the_same_seed_gives_the_same_losses() -> None:
     config, windows = tiny_setup(steps=150, dropout=0.1)
     first = train(config, windows, progress=False)
@@ -95,6 +98,7 @@ def bar_that_interrupts_after(steps: int) -> Any:
     return Bar
 
 
+@pytest.mark.training
 def test_resuming_from_a_checkpoint_gives_the_uninterrupted_losses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -131,6 +135,7 @@ def test_cosine_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert learning_rate(config, 110) == pytest.approx(0.01)
 
 
+@pytest.mark.training
 def test_an_exhausted_time_budget_stops_after_one_step_with_an_evaluation() -> None:
     config, windows = tiny_setup(steps=10_000)
     result = train(config, windows, progress=False, time_budget=0.0)
@@ -138,6 +143,7 @@ def test_an_exhausted_time_budget_stops_after_one_step_with_an_evaluation() -> N
     assert result.best_step == 1
 
 
+@pytest.mark.training
 def test_bf16_autocast_training_learns_and_is_deterministic() -> None:
     config, windows = tiny_setup(steps=150, dropout=0.1)
     config.bf16_autocast = True
@@ -149,6 +155,7 @@ def test_bf16_autocast_training_learns_and_is_deterministic() -> None:
     assert all(p.dtype == torch.float32 for p in first.model.parameters())
 
 
+@pytest.mark.training
 def test_a_diverged_run_writes_no_model_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -178,6 +185,7 @@ def capitalized_csv(tmp_path: Path, words: list[str]) -> Path:
     return data
 
 
+@pytest.mark.training
 def test_train_reads_a_csv_by_its_name_column_and_says_what_it_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,6 +204,7 @@ def test_train_reads_a_csv_by_its_name_column_and_says_what_it_read(
     assert not out.with_suffix(".trained.pt").exists()  # kept only when the export fails
 
 
+@pytest.mark.training
 def test_train_lowercase_folds_the_names_and_records_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     words = syllable_words(60, seed=1)
     data, out = capitalized_csv(tmp_path, words), tmp_path / "m.pt"
@@ -205,4 +214,4 @@ def test_train_lowercase_folds_the_names_and_records_it(tmp_path: Path, capsys: 
     artifact = load_artifact(out)
     assert artifact.vocab == (".", *sorted(set("".join(words))))
     assert artifact.words == frozenset(words)
-    assert artifact.meta["command"].endswith("--steps 5 --lowercase")
+    assert artifact.meta.command is not None and artifact.meta.command.endswith("--steps 5 --lowercase")

@@ -229,6 +229,7 @@ def a_misplaced_bias(model: NameMLP, int8: bool = False) -> ServedNameMLP:
     return served
 
 
+@pytest.mark.training
 def test_a_failed_export_check_keeps_the_trained_weights_and_says_how_to_export_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -247,14 +248,14 @@ def test_a_failed_export_check_keeps_the_trained_weights_and_says_how_to_export_
     ), err
     assert not out.exists()
     trained = load_trained(weights)  # the weights and everything the export needs, without the data file
-    dev = ContextWindows.build(reference_split(trained.words).dev, Vocabulary(tuple(trained.meta["vocab"])), 3)
-    assert loss_on(trained.model, dev.x, dev.y) == pytest.approx(trained.meta["dev_loss"], abs=1e-5)
-    assert trained.meta["best_step"] == 20
+    dev = ContextWindows.build(reference_split(trained.words).dev, Vocabulary(trained.meta.vocab), 3)
+    assert loss_on(trained.model, dev.x, dev.y) == pytest.approx(trained.meta.dev_loss, abs=1e-5)
+    assert trained.meta.best_step == 20
 
     assert main(["train", "--reexport", str(weights)]) == 0  # --out defaults to the weights' model file
     assert capsys.readouterr().out == f"wrote {out}\n"
     artifact = load_artifact(out)
-    assert artifact.meta["dev_loss"] == trained.meta["dev_loss"]
+    assert artifact.meta.dev_loss == trained.meta.dev_loss
     with torch.no_grad():
         assert torch.allclose(artifact.module(dev.x), trained.model(dev.x), atol=1e-5, rtol=0)
 
@@ -293,7 +294,8 @@ def test_ctrl_c_stops_training_and_saves_the_weights_so_far(
         f"`namegen train --reexport {weights} --out {out}` exports them\n"
     )
     assert not out.exists()
-    assert load_trained(weights).meta["history"][-1]["step"] == 7
+    history = load_trained(weights).meta.history
+    assert history is not None and history[-1]["step"] == 7
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C means "stop" again
 
 
@@ -307,11 +309,21 @@ def test_a_second_ctrl_c_stops_the_command_at_once(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["words.txt"]
 
 
-def test_reexport_of_a_file_that_is_not_trained_weights_is_one_line(
+def test_reexport_of_a_file_that_is_not_a_model_says_why_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     weights = tmp_path / "m.trained.pt"
     weights.write_text("emma\n", encoding="utf-8")
+    assert main(["train", "--reexport", str(weights)]) == 2
+    assert capsys.readouterr().err == (
+        f"namegen: error: {weights}: not a TorchScript archive (a namegen model is a .pt file written by "
+        "`namegen train`)\n"
+    )
+
+
+def test_reexport_of_a_served_model_is_not_trained_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "m.trained.pt"
+    weights.write_bytes(SHIPPED_MODEL.read_bytes())  # a model file, in the serving layout: not NameMLP's weights
     assert main(["train", "--reexport", str(weights)]) == 2
     assert capsys.readouterr().err == (
         f"namegen: error: {weights}: not trained weights written by namegen train (RuntimeError)\n"

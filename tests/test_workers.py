@@ -15,7 +15,7 @@ from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from servers import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.server
 
 PARAMS = {"n": 20, "seed": 20240611, "temperature": 0.9}
 SAMPLE_SERIES = {"method": "GET", "route": "/sample", "status": "200"}

@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX
+from app.engine.artifact import ArtifactError, trained_weights_file
 from training.command import CommandError, HelpFormatter, fail
 from training.data import DEFAULT_DATA, Vocabulary, read_words, reference_split
-from training.export import TrainedArtifact, export_artifact, load_trained, reexport_served
+from training.export import TrainedArtifact, export_artifact, load_trained, reexport_served, save_trained
 from training.model import ModelConfig, NameMLP, ServedNameMLP, loss_on
 from training.recipes import TrainConfig, default
 from training.train import SplitWindows, TrainResult, evaluation, learning_rate, make_optimizer
@@ -55,9 +55,11 @@ class DistillConfig:
 
 def load_teacher(artifact: Path, weights: Path | None) -> TrainedArtifact:
     """The teacher: the trained NameMLP behind `artifact` (export.load_trained), refused in one line when the
-    weights are not a NameMLP's (a serving-layout artifact without --teacher-weights)."""
+    weights are not a NameMLP's (a serving-layout artifact without --teacher-weights) or a file is not a model."""
     try:
         return load_trained(artifact, weights)
+    except ArtifactError as exc:
+        raise CommandError(str(exc)) from None
     except RuntimeError as exc:
         raise CommandError(f"{weights or artifact}: not a NameMLP's trained weights ({exc})") from None
 
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace) -> None:
     teacher, shape, meta = loaded.model, loaded.shape, loaded.meta
     words = read_words(args.data)
     vocab = Vocabulary.from_words(words)
-    if list(vocab.chars) != meta["vocab"]:
+    if vocab.chars != meta.vocab:
         raise CommandError(f"{args.data}: its vocabulary is not the teacher's")
     split = reference_split(words)
     windows = SplitWindows.build(split, vocab, teacher.block_size)
@@ -201,15 +203,15 @@ def run(args: argparse.Namespace) -> None:
     )
     if not all(map(math.isfinite, (result.dev_loss, test_loss))):
         raise CommandError(f"the dev or test loss is not finite: {args.out} not written", 1)
-    export_artifact(
+    exported = export_artifact(
         result, test_loss, config.train, "distilled", vocab, words, args.data, windows, args.out, command_line(args)
     )
     # The trained weights, kept beside the artifact (what re-exports it), then the artifact in the shipped
     # precision: int8 after the first layer, its dev and test losses recomputed through the service's scorer.
-    weights = args.out.with_suffix(TRAINED_WEIGHTS_SUFFIX)
-    torch.jit.save(torch.jit.script(result.model), str(weights))
+    weights = trained_weights_file(args.out)
+    save_trained(result.model, exported, words, weights)
     meta = reexport_served(args.out, args.data, int8=True, weights=weights)
-    print(f"wrote {args.out} (int8: dev {meta['dev_loss']:.5f}, test {meta['test_loss']:.5f}) and {weights}")
+    print(f"wrote {args.out} (int8: dev {meta.dev_loss:.5f}, test {meta.test_loss:.5f}) and {weights}")
 
 
 def main(argv: list[str] | None = None) -> int:

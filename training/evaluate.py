@@ -85,12 +85,14 @@ def evaluate_words(
     baseline = bigram_baseline(reference.train, vocab)
     parts = {"train": reference.train, "dev": reference.dev, "test": reference.test, "all": words}
     names = list(SPLITS) if split == "reference" else [split]
+    meta = artifact.meta
+    recorded_losses = {"train": meta.train_loss, "dev": meta.dev_loss, "test": meta.test_loss}
     rows = []
     for name in names:
         part = parts[name]
         windows = ContextWindows.build(part, vocab, artifact.block_size)
         loss = scripted_loss(artifact.module, windows)
-        recorded = artifact.meta.get(f"{name}_loss") if meta_losses and name in SPLITS else None
+        recorded = recorded_losses.get(name) if meta_losses else None
         rows.append(
             EvalRow(
                 name,
@@ -99,7 +101,7 @@ def evaluate_words(
                 loss,
                 math.exp(loss),
                 bigram_row_loss(baseline, part, vocab),
-                float(recorded) if isinstance(recorded, int | float) else None,
+                None if recorded is None else float(recorded),
             )
         )
     return rows
@@ -120,7 +122,7 @@ def evaluate_file(
     except ArtifactError as exc:
         raise EvaluationError(str(exc)) from None
     check_vocabulary(words, artifact.vocab, str(words_path))
-    same_data = artifact.meta.get("dataset", {}).get("sha256") == file_sha256(words_path)
+    same_data = artifact.meta.dataset_sha256 == file_sha256(words_path)
     return artifact, evaluate_words(artifact, words, split, meta_losses=same_data), same_data
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,12 +11,16 @@ from typing import Any
 
 import torch
 
-from app.engine.artifact import ARTIFACT_FORMAT, ARTIFACT_VERSION, META_FILE, WORDS_FILE
+from app.engine.artifact import (
+    ArtifactMeta,
+    load_artifact,
+    write_artifact,
+)
 from app.hashing import file_sha256
 from training.bigram import bigram_log_probs, bigram_loss
 from training.data import ContextWindows, Vocabulary, reference_split, split_word_counts
-from training.download import NAMES_SHA256, SURNAMES_TEXT_SHA256
 from training.model import ModelConfig, NameMLP, ServedNameMLP
+from training.model_card import write_card
 from training.recipes import TrainConfig
 
 # The served layout (ServedNameMLP) computes the trained model's function with its sums in another order (tables
@@ -83,12 +87,6 @@ def mean_loss_quantiles(
     return [round(float(q), 6) for q in torch.quantile(totals / lengths, levels)]
 
 
-def save_artifact(scripted: torch.jit.ScriptModule, meta: dict[str, Any], words: list[str], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    extra = {META_FILE: json.dumps(meta, indent=1), WORDS_FILE: gzip.compress("\n".join(words).encode(), mtime=0)}
-    torch.jit.save(scripted, str(out), _extra_files=extra)
-
-
 def trained_meta(
     result: Any,
     test_loss: float,
@@ -99,25 +97,23 @@ def trained_meta(
     data_path: Path,
     windows: Any,
     command: str | None = None,
-) -> dict[str, Any]:
+) -> ArtifactMeta:
     """meta.json of a trained model: its shape, its losses and the data it learnt from (the mean-loss quantiles
     are added at export, through the exported forward)."""
     bigram = bigram_log_probs(windows.train, vocab.size)
-    return {
-        "format": ARTIFACT_FORMAT,
-        "format_version": ARTIFACT_VERSION,
-        "vocab": list(vocab.chars),
-        "block_size": config.model.block_size,
-        "hyperparameters": {**config.model.to_dict(), **{k: v for k, v in vars(config).items() if k != "model"}},
-        "recipe": recipe,
-        "parameters": result.model.num_parameters(),
-        "train_loss": round(result.train_loss, 5),
-        "dev_loss": round(result.dev_loss, 5),
-        "test_loss": round(test_loss, 5),
-        "bigram_dev_loss": round(bigram_loss(bigram, windows.dev), 5),
-        "bigram_test_loss": round(bigram_loss(bigram, windows.test), 5),
-        "best_step": result.best_step,
-        "dataset": {
+    return ArtifactMeta(
+        vocab=vocab.chars,
+        block_size=config.model.block_size,
+        hyperparameters={**config.model.to_dict(), **{k: v for k, v in vars(config).items() if k != "model"}},
+        recipe=recipe,
+        parameters=result.model.num_parameters(),
+        train_loss=round(result.train_loss, 5),
+        dev_loss=round(result.dev_loss, 5),
+        test_loss=round(test_loss, 5),
+        bigram_dev_loss=round(bigram_loss(bigram, windows.dev), 5),
+        bigram_test_loss=round(bigram_loss(bigram, windows.test), 5),
+        best_step=result.best_step,
+        dataset={
             "name": data_path.name,
             "sha256": file_sha256(data_path),
             "words": len(words),
@@ -126,33 +122,32 @@ def trained_meta(
             "split": {"train": len(windows.train), "dev": len(windows.dev), "test": len(windows.test)},
             "split_unit": "windows (characters + end tokens)",
         },
-        "training_seconds": round(result.seconds, 1),
-        **({"command": command} if command else {}),
-        "torch_version": torch.__version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "history": result.history,
-    }
+        training_seconds=round(result.seconds, 1),
+        command=command or None,
+        torch_version=torch.__version__,
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        history=tuple(result.history),
+    )
 
 
-def save_trained(model: NameMLP, meta: dict[str, Any], words: list[str], path: Path) -> None:
+def save_trained(model: NameMLP, meta: ArtifactMeta, words: list[str], path: Path) -> None:
     """The trained weights as they are (a scripted NameMLP, not the serving layout) with meta.json and the words:
     what load_trained reads back, so that export_trained can run again without retraining."""
-    save_artifact(torch.jit.script(model.eval()), meta, words, path)
+    write_artifact(path, torch.jit.script(model.eval()), meta, words)
 
 
-def export_trained(model: NameMLP, meta: dict[str, Any], words: list[str], out: Path) -> dict[str, Any]:
+def export_trained(model: NameMLP, meta: ArtifactMeta, words: list[str], out: Path) -> ArtifactMeta:
     """Write `out` (the serving layout, checked against `model`, with meta.json and the words), its model card and
     its plots. The check's probe is the dev split's first contexts, rebuilt from `words` as training split them."""
-    vocab = Vocabulary(tuple(meta["vocab"]))
-    dev = ContextWindows.build(reference_split(words).dev, vocab, meta["block_size"])
+    vocab = Vocabulary(meta.vocab)
+    dev = ContextWindows.build(reference_split(words).dev, vocab, meta.block_size)
     scripted = script_and_check(model, dev.x[:4096])
-    meta = {**meta, "mean_loss_quantiles": mean_loss_quantiles(scripted, dev)}
-    save_artifact(scripted, meta, words, out)
+    meta = dataclasses.replace(meta, mean_loss_quantiles=tuple(mean_loss_quantiles(scripted, dev)))
+    write_artifact(out, scripted, meta, words)
     write_card(meta, out)
-    from training.plots import plot_embeddings, plot_losses
+    from training.plots import write_plots
 
-    plot_losses(meta["history"], out.with_suffix(".loss.png"))
-    plot_embeddings(model, vocab, out.with_suffix(".embeddings.png"))
+    write_plots(model, vocab, list(meta.history or ()), out)
     return meta
 
 
@@ -167,121 +162,24 @@ def export_artifact(
     windows: Any,
     out: Path,
     command: str | None = None,
-) -> dict[str, Any]:
+) -> ArtifactMeta:
     """Write `out` (TorchScript + meta.json + word list), its model card and its plots. `command`: the command
     line that trained it, recorded in meta.json and the card."""
     meta = trained_meta(result, test_loss, config, recipe, vocab, words, data_path, windows, command)
     return export_trained(result.model, meta, words, out)
 
 
-def architecture(hp: dict[str, Any]) -> str:
-    """'2 MLPs averaged, each: context 8, embedding 32, tanh 1024 -> 256, ...' from the hyperparameters."""
-    widths = [hp["n_hidden"]] + [hp.get("deep_width") or hp["n_hidden"]] * (hp["n_layers"] - 1)
-    members = hp.get("n_members", 1)
-    each = (
-        f"context {hp['block_size']}, embedding {hp['n_embd']}, tanh layers {' -> '.join(map(str, widths))}, "
-        f"layer norm {'on' if hp['layer_norm'] else 'off'}, dropout {hp['dropout']}"
-    )
-    return f"{members} MLPs with averaged probabilities, each: {each}" if members > 1 else each
-
-
-def write_card(meta: dict[str, Any], out: Path) -> None:
-    hp = meta["hyperparameters"]
-    ds = meta["dataset"]
-    precision = (
-        "; forward matmuls in bfloat16 while training (autocast), weights float32" if hp.get("bf16_autocast") else ""
-    )
-    distinct = f" ({ds['distinct_words']:,} distinct)" if "distinct_words" in ds else ""
-    windows = " / ".join(f"{ds['split'][part]:,}" for part in ("train", "dev", "test"))
-    split = f"{windows} windows (characters + end tokens)"
-    if "split_words" in ds:  # cards of models exported before the word counts were recorded have windows only
-        split = " / ".join(f"{ds['split_words'][part]:,}" for part in ("train", "dev", "test")) + f" words; {split}"
-    # Provenance is known only for the reference file, recognised by its checksum; any other file is described
-    # by what was measured, never by the reference data's history.
-    if ds["sha256"] == NAMES_SHA256:
-        source = (
-            "the reference names data: the 32,033 most common first names given in the United States in 2018 "
-            "(U.S. Social Security Administration statistics), lowercase a-z, as published in karpathy/makemore "
-            "(`names.txt`, MIT licence)"
-        )
-        biases = "that data's biases (US first names of 2018)"
-    elif ds["sha256"] == SURNAMES_TEXT_SHA256:
-        source = (
-            "the 1990 US Census surname list (88,799 surnames, most frequent first): the first column of "
-            "`dist.all.last` from the `names` 0.3.0 package on PyPI (MIT licence), lower-cased, as "
-            "`python -m training.download --dataset us-surnames` writes it"
-        )
-        biases = "that list's biases (surnames of US residents counted in the 1990 census)"
-    else:
-        source = (
-            f"`{ds['name']}`, not the reference names data (its sha256 differs); where it comes from is not recorded"
-        )
-        biases = f"whatever biases `{ds['name']}` carries"
-    lines = [
-        f"# Model card: {out.name}",
-        "",
-        f"Character-level MLP (Bengio et al. 2003) trained with the `{meta['recipe']}` recipe on "
-        f"`{ds['name']}` (below).",
-        "",
-        "## Training data",
-        "",
-        f"- File `{ds['name']}`: {ds['words']:,} words{distinct}, sha256 `{ds['sha256']}`",
-        f"- Reference split (shuffled with seed 42, 80/10/10), train / dev / test: {split}",
-        f"- Source: {source}",
-        "",
-        "## Results",
-        "",
-        "| loss (nats/char, end token included) | value |",
-        "| --- | --- |",
-        f"| train | {meta['train_loss']:.4f} |",
-        f"| dev | {meta['dev_loss']:.4f} |",
-        f"| test | {meta['test_loss']:.4f} |",
-        f"| bigram baseline, dev | {meta['bigram_dev_loss']:.4f} |",
-        f"| bigram baseline, test | {meta['bigram_test_loss']:.4f} |",
-        "",
-        f"- Parameters: {meta['parameters']:,}; {architecture(hp)}",
-        f"- Optimizer {hp['optimizer']}, lr {hp['lr']} ({hp['schedule']}), weight decay {hp['weight_decay']}, "
-        f"batch {hp['batch_size']}, {hp['steps']} steps (best on dev at step {meta['best_step']}), seed {hp['seed']}"
-        f"{precision}",
-        *([f"- Command: `{meta['command']}`"] if "command" in meta else []),
-        f"- Training time: {meta['training_seconds']:.0f} s; torch {meta['torch_version']}; created {meta['created']}",
-        *served_lines(meta),
-        "- Intended use: inventing name-like strings and scoring how name-like a string is. It knows only "
-        f"the characters of its training data and reflects {biases}.",
-        "",
-        f"![loss curve]({out.with_suffix('.loss.png').name})",
-        f"![character embeddings]({out.with_suffix('.embeddings.png').name})",
-        "",
-    ]
-    out.with_suffix(".card.md").write_text("\n".join(lines))
-    card = {k: v for k, v in meta.items() if k != "history"}
-    out.with_suffix(".card.json").write_text(json.dumps(card, indent=1) + "\n")
-
-
-def served_lines(meta: dict[str, Any]) -> list[str]:
-    """The card's line on what is served, for an artifact re-exported by reexport_served (others have none)."""
-    served = meta.get("served")
-    if not isinstance(served, dict):
-        return []
-    source = served.get("from", "the trained weights")
-    return [
-        f"- Served in {served['precision']} ({served['layout']}); re-exported {served['exported']} from {source}; "
-        f"the dev and test losses above are measured through {served['losses_through']}"
-    ]
-
-
 def served_losses(artifact_path: Path, words: list[str]) -> float:
     """Mean nats per character (end token included) of `words` through the service's own scoring path
     (app.engine.scorer.Scorer: the tables, the bucket padding and the precision /score uses)."""
-    from app.engine.artifact import load_artifact
     from app.engine.scorer import Scorer
 
     scorer = Scorer(load_artifact(artifact_path))
     total = count = 0.0
     for start in range(0, len(words), 1000):
         for result in scorer.score_many(words[start : start + 1000]):
-            total += result["total_loss"]
-            count += len(result["chars"])
+            total += result.total_loss
+            count += len(result.chars)
     return total / count
 
 
@@ -304,35 +202,31 @@ def int8_scripted(model: NameMLP, probe: torch.Tensor) -> torch.jit.ScriptModule
 
 @dataclass
 class TrainedArtifact:
-    """An artifact's trained NameMLP (eval mode), its shape, its meta.json and the words inside it."""
+    """An artifact's trained NameMLP (eval mode), its shape, its meta.json and the words inside it (in file order)."""
 
     model: NameMLP
     shape: ModelConfig
-    meta: dict[str, Any]
+    meta: ArtifactMeta
     words: list[str]
 
 
-def read_artifact(path: Path) -> tuple[torch.jit.ScriptModule, dict[str, Any], list[str], ModelConfig]:
-    """An artifact's scripted module, its meta.json, the words inside it (in file order) and its shape."""
-    extra = {META_FILE: "", WORDS_FILE: ""}
-    scripted = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    meta: dict[str, Any] = json.loads(extra[META_FILE])
-    raw = extra[WORDS_FILE]
-    words = gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n")
-    hp = meta["hyperparameters"]
-    shape = ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp})
-    return scripted, meta, words, shape
+def model_shape(meta: ArtifactMeta) -> ModelConfig:
+    """The network's shape, from the hyperparameters training recorded."""
+    hp = meta.hyperparameters
+    return ModelConfig(**{k: hp[k] for k in ModelConfig.__dataclass_fields__ if k in hp})
 
 
 def load_trained(path: Path, weights: Path | None = None) -> TrainedArtifact:
-    """The NameMLP behind an artifact: its shape from meta["hyperparameters"], its weights from `weights` (another
-    artifact holding them as a NameMLP, when `path` is in the serving layout) or from `path` itself. A state dict
-    that is not a NameMLP's raises RuntimeError (load_state_dict's)."""
-    scripted, meta, words, shape = read_artifact(path)
+    """The NameMLP behind an artifact: its shape from meta.hyperparameters, its weights from `weights` (another
+    artifact holding them as a NameMLP, when `path` is in the serving layout) or from `path` itself. Both are read
+    by load_artifact (ArtifactError: not a model file); a state dict that is not a NameMLP's raises RuntimeError
+    (load_state_dict's)."""
+    artifact = load_artifact(path)
+    shape = model_shape(artifact.meta)
     model = NameMLP(shape)
-    source = scripted if weights is None else torch.jit.load(str(weights), map_location="cpu")
+    source = artifact.module if weights is None else load_artifact(weights).module
     model.load_state_dict(source.state_dict())
-    return TrainedArtifact(model.eval(), shape, meta, words)
+    return TrainedArtifact(model.eval(), shape, artifact.meta, list(artifact.training_words))
 
 
 def relaid(previous: torch.jit.ScriptModule, shape: ModelConfig, probe: torch.Tensor) -> torch.jit.ScriptModule:
@@ -363,37 +257,34 @@ def relaid(previous: torch.jit.ScriptModule, shape: ModelConfig, probe: torch.Te
 
 def reexport_served(
     path: Path, data: Path, out: Path | None = None, int8: bool = False, weights: Path | None = None
-) -> dict[str, Any]:
+) -> ArtifactMeta:
     """Re-export an artifact scripted from a NameMLP (its state dict loads into NameMLP with the config in
-    meta["hyperparameters"]) in the serving layout, from the same weights: no retraining. A float32 artifact
+    meta.hyperparameters) in the serving layout, from the same weights: no retraining. A float32 artifact
     already in the serving layout whose trained weights were not kept is re-laid from its own tensors (relaid).
 
-    Every meta.json key of `path` is carried over as it is at this moment; the dev and test losses (and the
-    mean-loss quantiles) are recomputed through the new file, the dev and test losses through the service's
+    Every meta.json key of `path` is carried over as it is at this moment, in its place; the dev and test losses
+    (and the mean-loss quantiles) are recomputed through the new file, the dev and test losses through the service's
     scoring path. `weights`: another artifact holding the same trained weights as a NameMLP (when `path` itself
     was already re-exported).
     """
     from training.data import read_words, reference_split
 
     out = out or path
-    previous, meta, words_all, shape = read_artifact(path)
+    artifact = load_artifact(path)
+    previous, meta, words_all = artifact.module, artifact.meta, list(artifact.training_words)
     split = reference_split(read_words(data))
-    windows = ContextWindows.build(split.dev, Vocabulary(tuple(meta["vocab"])), meta["block_size"])
+    windows = ContextWindows.build(split.dev, Vocabulary(meta.vocab), meta.block_size)
     source = "the trained weights"
     if weights is None and previous.original_name == "ServedNameMLP" and not int8:
-        scripted = relaid(previous, shape, windows.x[:4096])
+        scripted = relaid(previous, model_shape(meta), windows.x[:4096])
         source = "the previous file's served tensors (its trained weights were not kept)"
     else:
         model = load_trained(path, weights).model  # fails loudly for anything but a NameMLP's weights
         scripted = script_and_check(model, windows.x[:4096])  # the float32 layout reproduces the trained model
         if int8:
             scripted = int8_scripted(model, windows.x[:4096])
-    save_artifact(scripted, meta, words_all, out)  # first with the old meta, to score through the file itself
-    meta["dev_loss"] = round(served_losses(out, split.dev), 5)
-    meta["test_loss"] = round(served_losses(out, split.test), 5)
-    if "mean_loss_quantiles" in meta:
-        meta["mean_loss_quantiles"] = mean_loss_quantiles(scripted, windows)
-    meta["served"] = {
+    write_artifact(out, scripted, meta, words_all)  # first with the old meta, to score through the file itself
+    served = {
         "layout": "ServedNameMLP: the members' layers stacked (float32 matmuls in products of 4 rows, int8 ones "
         "summed exactly in int32), tanh as a folded sigmoid, the first layer from the per-position tables",
         "precision": (
@@ -407,7 +298,16 @@ def reexport_served(
         "from": source,
         "torch_version": torch.__version__,
     }
-    save_artifact(scripted, meta, words_all, out)
+    meta = dataclasses.replace(
+        meta,
+        dev_loss=round(served_losses(out, split.dev), 5),
+        test_loss=round(served_losses(out, split.test), 5),
+        mean_loss_quantiles=(
+            None if meta.mean_loss_quantiles is None else tuple(mean_loss_quantiles(scripted, windows))
+        ),
+        served=served,
+    )
+    write_artifact(out, scripted, meta, words_all)
     write_card(meta, out)
     return meta
 
@@ -427,4 +327,4 @@ if __name__ == "__main__":
     parser.add_argument("--weights", type=Path, help="the trained weights, when ARTIFACT is already re-exported")
     args = parser.parse_args()
     result = reexport_served(args.artifact, args.data, args.out, args.int8, args.weights)
-    print(json.dumps({k: result[k] for k in ("dev_loss", "test_loss", "served")}, indent=1))
+    print(json.dumps({"dev_loss": result.dev_loss, "test_loss": result.test_loss, "served": result.served}, indent=1))

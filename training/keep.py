@@ -9,9 +9,8 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
-from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX
+from app.engine.artifact import ArtifactError, ArtifactMeta, model_file_of_weights
 from training.command import DEFAULT_MODEL, CommandError
 from training.data import shown
 from training.model import NameMLP
@@ -59,7 +58,7 @@ class CtrlC:
         self.pressed.set()
 
 
-def export_or_keep(model: NameMLP, meta: dict[str, Any], words: list[str], weights: Path, out: Path) -> None:
+def export_or_keep(model: NameMLP, meta: ArtifactMeta, words: list[str], weights: Path, out: Path) -> None:
     """export_trained; any failure of it becomes one line saying where the weights are and how to export them again."""
     from training.export import export_trained
 
@@ -87,7 +86,7 @@ def reexport(weights: Path, out: Path | None) -> None:
     they were trained for."""
     from training.export import load_trained
 
-    out = out or weights.with_name(weights.name.removesuffix(TRAINED_WEIGHTS_SUFFIX) + ".pt")
+    out = out or model_file_of_weights(weights)
     if out == weights:
         raise CommandError(f"--out {shown(out)} would overwrite the weights it exports; name another file")
     check_out(out)
@@ -95,7 +94,9 @@ def reexport(weights: Path, out: Path | None) -> None:
         raise CommandError(f"{shown(weights)}: no such file (the weights a run kept are its <out>.trained.pt)")
     try:
         trained = load_trained(weights)
-    except Exception as exc:  # torch's, json's or load_state_dict's error: not weights written by namegen train
+    except ArtifactError as exc:  # not a model file at all: its own one line says why
+        raise CommandError(str(exc)) from None
+    except Exception as exc:  # load_state_dict's error: a model file, but not the weights namegen train keeps
         raise CommandError(
             f"{shown(weights)}: not trained weights written by namegen train ({type(exc).__name__})"
         ) from None

@@ -1,4 +1,5 @@
-"""Pictures written beside the artifact: the loss curve and the character embeddings."""
+"""Pictures written beside the artifact (app.engine.artifact.plot_file names them; GET /model/plots serves them):
+the loss curve and the character embeddings."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import torch
 
+from app.engine.artifact import plot_file
 from training.data import Vocabulary
 from training.model import MemberMLP, NameMLP
+
+
+def write_plots(model: NameMLP, vocab: Vocabulary, history: list[dict[str, float]], out: Path) -> None:
+    """Every plot of the model file `out`, beside it."""
+    plot_losses(history, plot_file(out, "loss"))
+    plot_embeddings(model, vocab, plot_file(out, "embeddings"))
 
 
 def plot_losses(history: list[dict[str, float]], out: Path) -> None:

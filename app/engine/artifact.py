@@ -1,7 +1,8 @@
-"""Load and validate a namegen TorchScript artifact.
+"""The artifact format in one home: a TorchScript file with its metadata and training words inside, and the files
+written beside it. training/export.py writes with write_artifact; the service and training read with load_artifact.
 
-Anything that is not a complete namegen artifact raises ArtifactError with a
-one-line message naming the file, so the service can refuse to start cleanly.
+Anything that is not a complete namegen artifact raises ArtifactError with a one-line message naming the file, so
+the service can refuse to start cleanly.
 """
 
 from __future__ import annotations
@@ -9,27 +10,87 @@ from __future__ import annotations
 import gzip
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, get_args
 
 import torch
 
-# The boundary token: every vocabulary starts with it, so its id is 0. It pads a context's start and ends a name.
-BOUNDARY = "."
-BOUNDARY_ID = 0
-# The artifact format, defined once: training/export.py writes what this module reads.
-ARTIFACT_FORMAT = "namegen-mlp"
-ARTIFACT_VERSION = 1
-SUPPORTED_VERSIONS = {ARTIFACT_VERSION}
+from app.engine.artifact_meta import (
+    ARTIFACT_FORMAT,
+    ARTIFACT_VERSION,
+    BOUNDARY,
+    BOUNDARY_ID,
+    SUPPORTED_VERSIONS,
+    ArtifactMeta,
+    MetaError,
+)
+
+__all__ = [  # the format's names, those of the metadata record included: importers need only this module
+    "ARTIFACT_FORMAT",
+    "ARTIFACT_SUFFIX",
+    "ARTIFACT_VERSION",
+    "BOUNDARY",
+    "BOUNDARY_ID",
+    "CARD_JSON_SUFFIX",
+    "CARD_SUFFIX",
+    "INT8_KERNELS",
+    "META_FILE",
+    "PLOT_KINDS",
+    "SUPPORTED_VERSIONS",
+    "TRAINED_WEIGHTS_SUFFIX",
+    "WORDS_FILE",
+    "Artifact",
+    "ArtifactError",
+    "ArtifactMeta",
+    "MetaError",
+    "PlotKind",
+    "card_file",
+    "card_json_file",
+    "load_artifact",
+    "model_file_of_weights",
+    "plot_file",
+    "shown",
+    "trained_weights_file",
+    "write_artifact",
+]
+
+# Inside the archive (TorchScript's extra files).
 META_FILE = "meta.json"
-WORDS_FILE = "words.txt.gz"  # every word of the training data, all splits, for novelty checks
-TRAINED_WEIGHTS_SUFFIX = ".trained.pt"  # beside a model: the float32 weights it was exported from; not a model
-REQUIRED_META = ("vocab", "block_size", "hyperparameters", "train_loss", "dev_loss", "test_loss", "dataset")
+WORDS_FILE = "words.txt.gz"  # every word of the training data, all splits, in file order: novelty checks, re-export
+# Beside the artifact `<model>.pt`: the files training writes with it and the service serves or skips.
+ARTIFACT_SUFFIX = ".pt"
+TRAINED_WEIGHTS_SUFFIX = ".trained.pt"  # the float32 NameMLP weights it was exported from, an artifact too; not served
+CARD_SUFFIX = ".card.md"
+CARD_JSON_SUFFIX = ".card.json"  # meta.json less the training history
+PlotKind = Literal["loss", "embeddings"]  # <model>.loss.png: the training curve; .embeddings.png: the characters
+PLOT_KINDS: tuple[PlotKind, ...] = get_args(PlotKind)
 # How a served artifact's int8 layers multiply here (training/model.py StackedBlock, the same bits either way):
 # torch._int_mm is oneDNN's int8 kernel only where the CPU has AVX-512 VNNI (torch's own test, below); elsewhere it
 # is a scalar loop, far slower than the float32 product of the same whole numbers.
 INT8_KERNELS = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled and torch.cpu._is_vnni_supported()
+
+
+def plot_file(model: Path, kind: PlotKind) -> Path:
+    return model.with_suffix(f".{kind}.png")
+
+
+def card_file(model: Path) -> Path:
+    return model.with_suffix(CARD_SUFFIX)
+
+
+def card_json_file(model: Path) -> Path:
+    return model.with_suffix(CARD_JSON_SUFFIX)
+
+
+def trained_weights_file(model: Path) -> Path:
+    return model.with_suffix(TRAINED_WEIGHTS_SUFFIX)
+
+
+def model_file_of_weights(weights: Path) -> Path:
+    """The model file a run's kept weights were trained for (names-mlp.trained.pt -> names-mlp.pt)."""
+    return weights.with_name(weights.name.removesuffix(TRAINED_WEIGHTS_SUFFIX) + ARTIFACT_SUFFIX)
 
 
 def shown(name: object) -> str:
@@ -50,17 +111,39 @@ class ArtifactError(Exception):
 class Artifact:
     path: Path
     module: torch.jit.ScriptModule
-    meta: dict[str, Any]
-    vocab: tuple[str, ...]
-    block_size: int
-    words: frozenset[str] = field(default_factory=frozenset)  # training data, all splits
+    meta: ArtifactMeta
+    training_words: tuple[str, ...] = ()  # the training data, all splits, in the order of its file
+    words: frozenset[str] = field(init=False)  # the same words as a set, for novelty checks
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", frozenset(self.training_words))
+
+    @property
+    def vocab(self) -> tuple[str, ...]:
+        return self.meta.vocab
+
+    @property
+    def block_size(self) -> int:
+        return self.meta.block_size
 
     @property
     def vocab_size(self) -> int:
-        return len(self.vocab)
+        return len(self.meta.vocab)
+
+
+def write_artifact(path: Path, module: torch.jit.ScriptModule, meta: ArtifactMeta, words: Sequence[str]) -> None:
+    """The artifact file: `module` with meta.json and the training words inside (gzip without a timestamp, so the
+    same inputs give the same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extra = {
+        META_FILE: json.dumps(meta.to_json(), indent=1),
+        WORDS_FILE: gzip.compress("\n".join(words).encode(), mtime=0),
+    }
+    torch.jit.save(module, str(path), _extra_files=extra)
 
 
 def load_artifact(path: str | Path) -> Artifact:
+    """The artifact at `path`, checked: its file, its metadata, its methods and one forward of the promised shape."""
     path = Path(path)
     _check_file(path)
     extra = {META_FILE: "", WORDS_FILE: ""}
@@ -69,42 +152,28 @@ def load_artifact(path: str | Path) -> Artifact:
     except Exception as exc:  # torch raises several types for a bad archive
         raise ArtifactError(path, _why_not_torchscript(exc)) from None
     try:
-        meta = json.loads(extra[META_FILE] or "null")
+        document = json.loads(extra[META_FILE] or "null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ArtifactError(path, "meta.json inside the file is not valid JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != ARTIFACT_FORMAT:
-        raise ArtifactError(path, f"not a namegen model (no meta.json with format '{ARTIFACT_FORMAT}')")
-    if meta.get("format_version") not in SUPPORTED_VERSIONS:
-        raise ArtifactError(path, f"unsupported artifact format_version {meta.get('format_version')!r}")
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise ArtifactError(path, f"meta.json lacks {', '.join(missing)}")
-    vocab, block_size = meta["vocab"], meta["block_size"]
-    if (
-        not isinstance(vocab, list)
-        or not vocab
-        or vocab[BOUNDARY_ID] != BOUNDARY
-        or not all(isinstance(c, str) and len(c) == 1 for c in vocab)
-        or len(set(vocab)) != len(vocab)
-    ):
-        raise ArtifactError(path, "meta.json vocab must be distinct single characters starting with '.'")
-    if not isinstance(block_size, int) or block_size < 1:
-        raise ArtifactError(path, "meta.json block_size must be a positive integer")
+    try:
+        meta = ArtifactMeta.from_json(document)
+    except MetaError as exc:
+        raise ArtifactError(path, str(exc)) from None
     for method in ("position_tables", "logits_from_first_layer"):
         if not hasattr(module, method):
             raise ArtifactError(path, f"the TorchScript module lacks {method}()")
-    _check_forward(path, module, len(vocab), block_size)
-    words: frozenset[str] = frozenset()
+    _check_forward(path, module, len(meta.vocab), meta.block_size)
+    words: tuple[str, ...] = ()
     raw = extra[WORDS_FILE]
     if raw:
         try:
-            words = frozenset(gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n"))
+            words = tuple(gzip.decompress(raw if isinstance(raw, bytes) else raw.encode()).decode().split("\n"))
         except (OSError, UnicodeDecodeError, EOFError):
             raise ArtifactError(path, "words.txt.gz inside the file is corrupt") from None
     module.eval()
     if hasattr(module, "use_int8_kernels"):  # the served layout
         module.use_int8_kernels(INT8_KERNELS)
-    return Artifact(path, module, meta, tuple(vocab), block_size, words)
+    return Artifact(path, module, meta, words)
 
 
 MODEL_HINT = "a namegen model is a .pt file written by `namegen train`"

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from app.engine.constraints import MAX_STATES, Automaton, ConstraintSpec, TooComplex, compile_automaton
 from app.engine.guidance import Background
 from app.engine.patterns import PatternCompiler, PatternError
-from app.engine.problems import InvalidInput, Problem
+from app.engine.problems import FieldProblem, InvalidInput
 
 CACHED_AUTOMATA = 32  # automata kept, the most recently used ...
 # ... while their states add up to no more than this: a state costs V int32s and max_length + 2 float64s (about
@@ -65,13 +65,13 @@ class ConstraintCompiler:
             try:
                 dfa = self.patterns.dfa(spec.pattern, self.vocab[1:])
             except PatternError as exc:
-                raise InvalidInput([Problem(("pattern",), str(exc), "pattern")]) from None
+                raise InvalidInput([FieldProblem(("pattern",), str(exc), "pattern")]) from None
         try:
             automaton = compile_automaton(spec, self.vocab, dfa, self.background, self.max_states)
         except TooComplex as exc:
             where = spec.given()[-1] if spec.given() else "max_length"
             raise InvalidInput(
-                [Problem((where,), f"makes the constraints too complex: {exc}", "too_complex")]
+                [FieldProblem((where,), f"makes the constraints too complex: {exc}", "too_complex")]
             ) from None
         with self.lock:
             self.cache[spec] = automaton
@@ -79,24 +79,24 @@ class ConstraintCompiler:
                 self.cache.popitem(last=False)
         return automaton
 
-    def _why_empty(self, spec: ConstraintSpec) -> Problem:
+    def _why_empty(self, spec: ConstraintSpec) -> FieldProblem:
         """The problem to report: a pattern or excluded letters that no name can meet alone, else the whole."""
         given = spec.given()
         for field in ("pattern", "excludes"):
             if field not in given or (len(given) > 1 and not self._built(spec.only(field)).empty):
                 continue
             if field == "excludes":
-                return Problem(("excludes",), f"leaves no name {spec.lengths()} possible", "unsatisfiable")
+                return FieldProblem(("excludes",), f"leaves no name {spec.lengths()} possible", "unsatisfiable")
             alphabet = "".join(self.vocab[1:])
             outside = self.patterns.dfa(spec.pattern or "", self.vocab[1:]).outside
-            return Problem(
+            return FieldProblem(
                 ("pattern",),
                 f"matches no name {spec.lengths()} over the model's alphabet ({alphabet!r})"
                 + (f"; the characters it names outside it never match: {''.join(outside[:20])!r}" if outside else ""),
                 "unsatisfiable",
             )
         together = ": these constraints cannot all hold together" if len(given) > 1 else ""
-        return Problem(
+        return FieldProblem(
             (given[-1] if given else "max_length",),
             f"no name {spec.lengths()} {spec.describe()}{together}",
             "unsatisfiable",

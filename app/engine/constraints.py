@@ -77,7 +77,7 @@ class ConstraintSpec:
         return " and ".join(said) if len(said) < 3 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity: the sampler groups rounds by their controls
+@dataclass(frozen=True, eq=False)  # hashed by identity: the scheduler groups rounds by their automaton
 class Automaton:
     """States 0 (DEAD) … S-1 over the vocabulary's tokens (column END: the end token, handled by `accepting`)."""
 

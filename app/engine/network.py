@@ -13,9 +13,7 @@ MAX_CHUNK contexts, computed in parallel threads.
 
 from __future__ import annotations
 
-import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,16 +31,13 @@ PARALLEL_MIN_ROWS = 64  # fewer contexts are computed in one thread (splitting c
 class ContextNetwork:
     """(N, block_size) contexts of token ids -> (N, vocab_size) float32 network outputs (logits or log-probs).
 
-    Stateless after construction, so one instance serves concurrent callers (the pool is thread-safe). The pool is
-    never shut down explicitly: its idle threads exit when the instance is collected.
+    One per loaded artifact, shared by its Sampler and Scorer (one set of tables, one thread pool). Stateless
+    after construction, so one instance serves concurrent callers (the pool is thread-safe). The pool is never
+    shut down explicitly: its idle threads exit when the instance is collected.
     """
 
-    # One instance per loaded module, shared by its Sampler and Scorer: one set of tables and one thread pool.
-    _shared: ClassVar[weakref.WeakKeyDictionary[torch.jit.ScriptModule, ContextNetwork]] = weakref.WeakKeyDictionary()
-
     def __init__(self, module: torch.jit.ScriptModule, threads: int = 1) -> None:
-        # Weakly: the shared instances are keyed by their module and must not keep it alive themselves.
-        self._module = weakref.ref(module)
+        self.module = module
         with torch.inference_mode():
             tables = module.position_tables().detach()
         self.block_size, self.vocab_size = int(tables.shape[0]), int(tables.shape[1])
@@ -60,17 +55,6 @@ class ContextNetwork:
         # count, which every concurrent request would then use too (oversubscription under mixed load).
         self.threads = threads
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="namegen-network") if threads > 1 else None
-
-    @classmethod
-    def shared(cls, module: torch.jit.ScriptModule, threads: int | None = None) -> ContextNetwork:
-        """The instance for `module`: made (or remade, with another thread count) when `threads` is given and
-        differs, else the existing one, else a one-thread one. The sampler passes the service's thread count,
-        and the scorer, made after it, shares its pool."""
-        network = cls._shared.get(module)
-        if network is None or (threads is not None and threads != network.threads):
-            network = cls(module, threads or 1)
-            cls._shared[module] = network
-        return network
 
     def logits(self, contexts: torch.Tensor) -> torch.Tensor:
         """(N, block_size) int64 contexts -> (N, V) float32 outputs, each row computed independently of the others."""
@@ -110,8 +94,5 @@ class ContextNetwork:
                 padded = torch.zeros((bucket, self.block_size), dtype=torch.long)
                 padded[: len(chunk)] = chunk
             pre = F.embedding_bag(padded + self.offsets, self.tables, mode="sum")
-            module = self._module()
-            if module is None:
-                raise RuntimeError("the network's module was released while it was still in use")
-            out: torch.Tensor = module.logits_from_first_layer(pre)
+            out: torch.Tensor = self.module.logits_from_first_layer(pre)
             return out[: len(chunk)]

@@ -1,41 +1,33 @@
-"""What is wrong with a request, in the one shape every 422 has: a list of {loc, msg, type}.
+"""What is wrong with a request: FieldProblems, each naming the field of the engine's request it is about.
 
-`loc` starts at the parameter's name and goes on with an index (a text in a batch) and a character position
-where there is one. The HTTP layer puts "query" or "body" in front; the CLI prints one line per problem.
+`loc` starts at the field's name and goes on with an index (a text in a batch) and a character position where
+there is one. The HTTP edge puts "query" or "body" in front; the CLI names the option.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
-class Problem:
+class FieldProblem:
     loc: Loc
     msg: str
     type: str = "value_error"
-
-    def as_dict(self, root: str | None = None) -> dict[str, Any]:
-        return {"loc": [root, *self.loc] if root else list(self.loc), "msg": self.msg, "type": self.type}
 
 
 class InvalidInput(ValueError):
     """Bad user input (HTTP 422, CLI exit 2). Every message is safe to show and says what to change."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[FieldProblem]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(describe(p) for p in self.problems))
 
 
-def invalid(loc: Loc, msg: str, kind: str = "value_error") -> InvalidInput:
-    return InvalidInput([Problem(loc, msg, kind)])
-
-
-def describe(problem: Problem) -> str:
+def describe(problem: FieldProblem) -> str:
     """One line: 'texts[2] position 5: msg'."""
     if not problem.loc:
         return problem.msg

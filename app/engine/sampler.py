@@ -11,9 +11,9 @@ the total. A row's name therefore depends only on its own uniforms and its conte
 the other rows, and a one-name-at-a-time reference reproduces it (tests/test_sampler.py).
 
 Contexts are numbered (base vocab_size) so identical contexts are computed once. The network runs only on
-contexts missing from a bounded cache, in fixed bucket sizes (4, 8, 12, 16, 24, ..., 1024 rows, padded): float32 GEMM
+contexts missing from a bounded cache, in fixed bucket sizes (4, 8, 12, 16, 24, ..., 512 rows, padded): float32 GEMM
 results can change in the last bit with the batch size (BLAS picks other kernels for small M), so a fixed
-set of shapes - checked to agree with each other by tests/test_sampler.py - makes a context's distribution
+set of shapes - checked to agree with each other by tests/test_network.py - makes a context's distribution
 the same whoever it is batched with, whether it came from the cache or not. Everything after the network is
 row-wise (log_softmax, softmax, cumsum) or exact elementwise arithmetic, so it is batch-independent too.
 
@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -38,29 +39,12 @@ import torch
 from app.engine.artifact import BOUNDARY_ID as END
 from app.engine.artifact import Artifact
 from app.engine.constraints import Automaton
-from app.engine.network import BUCKETS as BUCKETS  # re-exported: the sizes every network call is padded to
+from app.engine.draws import distributions, guided, tempered_log_probs, truncated
+from app.engine.limits import DEFAULT_CACHE_CONTEXTS
 from app.engine.network import ContextNetwork
-from app.settings import DEFAULT_CACHE_CONTEXTS
+from app.engine.requests import SampleRequest
 
 NO_TOKEN = -1  # tokens after a row's end (never drawn)
-
-
-@dataclass(frozen=True)
-class Controls:
-    """How one round samples: everything except the generator and the count."""
-
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    prefix_ids: tuple[int, ...] = ()
-    min_length: int = 0  # name length including the prefix
-    max_length: int = 32  # a row still going after this many characters is rejected
-    automaton: Automaton | None = None  # constraints that mask each step (then no row runs past max_length)
-
-    @property
-    def steps(self) -> int:
-        """Characters left after the prefix, plus the end token."""
-        return self.max_length - len(self.prefix_ids) + 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +74,12 @@ class Round:
         )
 
 
+class NetworkWork(NamedTuple):
+    lookups: int  # contexts looked up, one per row per step
+    computed: int  # distinct contexts the network ran on (cache misses)
+    seconds: float  # wall time in the network
+
+
 @dataclass
 class NetworkStats:
     """Running totals of the context cache's work since startup (for /metrics and the benchmarks)."""
@@ -99,23 +89,25 @@ class NetworkStats:
     network_seconds: float = 0.0  # wall time in the network, first-layer tables included
     reported: tuple[int, int, float] = (0, 0, 0.0)  # the totals at the last take_unreported()
 
-    def take_unreported(self) -> tuple[int, int, float]:
+    def take_unreported(self) -> NetworkWork:
         """What the totals gained since the last call (for counters that only go up, such as Prometheus's)."""
         now = (self.lookups, self.computed, self.network_seconds)
-        gained = (now[0] - self.reported[0], now[1] - self.reported[1], now[2] - self.reported[2])
+        gained = NetworkWork(now[0] - self.reported[0], now[1] - self.reported[1], now[2] - self.reported[2])
         self.reported = now
         return gained
 
 
 class Sampler:
-    def __init__(self, artifact: Artifact, cache_slots: int = DEFAULT_CACHE_CONTEXTS, threads: int = 1) -> None:
-        self.module = artifact.module
+    def __init__(
+        self, artifact: Artifact, network: ContextNetwork | None = None, cache_slots: int = DEFAULT_CACHE_CONTEXTS
+    ) -> None:
         self.vocab = artifact.vocab
+        self.char_ids = {c: i for i, c in enumerate(artifact.vocab)}
         self.block_size = artifact.block_size
         self.vocab_size = v = artifact.vocab_size
         # The network (tables, bucket padding, parallel shares) is the one the scorer uses too: a name's log_prob
         # here is exactly its -total_loss there.
-        self.network = ContextNetwork.shared(artifact.module, threads)
+        self.network = network or ContextNetwork(artifact.module)
         # Context number: sum_k id_k * V**(block_size-1-k). Appending a token: (key % span) * V + token.
         self.span = v ** (self.block_size - 1)
         # Keys are exact: int64 while every context number fits, else Python ints (slower, still exact), so a
@@ -128,7 +120,6 @@ class Sampler:
         # np.full writes every page now, so the cache is resident from startup rather than growing under load.
         self.cache_logits = np.full((cache_slots, v), 0.0, dtype=np.float32)
         self.lock = threading.Lock()  # the cache is shared; one round at a time
-        self.threads = threads
         self.stats = NetworkStats()  # updated under self.lock, like the cache
 
     # -- per-context distributions --------------------------------------------------------------------------
@@ -169,21 +160,26 @@ class Sampler:
 
     # -- rounds ---------------------------------------------------------------------------------------------
 
-    def sample_round(self, n: int, controls: Controls, generator: torch.Generator) -> Round:
-        return self.sample_rounds([draw_uniforms(n, controls, generator)], controls)[0]
+    def sample_round(
+        self, n: int, request: SampleRequest, generator: torch.Generator, automaton: Automaton | None = None
+    ) -> Round:
+        return self.sample_rounds([draw_uniforms(n, request, generator)], request, automaton)[0]
 
-    def sample_rounds(self, uniforms: Sequence[np.ndarray], controls: Controls) -> list[Round]:
-        """Several blocks of rows (same controls) side by side, each (steps, rows) block of uniforms giving one
-        Round. A row's name depends only on its own column of uniforms, so a request's round may be split into
-        blocks of rows, run in any batches, and give the same names."""
-        steps = controls.steps
+    def sample_rounds(
+        self, uniforms: Sequence[np.ndarray], request: SampleRequest, automaton: Automaton | None = None
+    ) -> list[Round]:
+        """Several blocks of rows (requests equal in `request.sampling`) side by side, each (steps, rows) block
+        of uniforms giving one Round. A row's name depends only on its own column of uniforms, so a request's
+        round may be split into blocks of rows, run in any batches, and give the same names. `request` is a
+        normalized one (its prefix in the vocabulary); `automaton`: its constraints compiled, if it has any."""
+        steps, prefix = request.steps, request.prefix
+        prefix_ids = [self.char_ids[c] for c in prefix]
         with self.lock, torch.inference_mode():
-            start, prefix_log_prob, prefix_tempered = self._prefix_state(controls)
-            tokens, log_probs, drawn, tempered = self._run(start, np.concatenate(uniforms, axis=1), controls)
+            start, prefix_log_prob, prefix_tempered = self._prefix_state(prefix_ids, request.temperature)
+            tokens, log_probs, drawn, tempered = self._run(start, np.concatenate(uniforms, axis=1), request, automaton)
         rejected = ~(tokens == END).any(axis=1)
         # Token ids -> characters, one fixed-width string per row; numpy drops the trailing NULs (end, unused).
         texts = self.codepoints[tokens].view(f"<U{steps}").ravel().tolist()
-        prefix = "".join(self.vocab[i] for i in controls.prefix_ids)
         names = [prefix + t for t in texts] if prefix else texts
         totals = (log_probs + prefix_log_prob).tolist()
         flags = rejected.tolist()
@@ -204,10 +200,9 @@ class Sampler:
             first = last
         return rounds
 
-    def _prefix_state(self, controls: Controls) -> tuple[int, float, float]:
-        """The context number after the prefix, log p(prefix), and the same at the controls' temperature (the same
-        for every row)."""
-        prefix_ids = controls.prefix_ids
+    def _prefix_state(self, prefix_ids: list[int], temperature: float) -> tuple[int, float, float]:
+        """The context number after the prefix, log p(prefix), and the same at `temperature` (the same for every
+        row)."""
         keys = [0]  # all boundary tokens
         for token in prefix_ids:
             keys.append(keys[-1] % self.span * self.vocab_size + token)
@@ -215,21 +210,20 @@ class Sampler:
             return 0, 0.0, 0.0
         rows = self.rows_for(np.array(keys[:-1], dtype=self.key_dtype))
         log_prob = float(rows[np.arange(len(prefix_ids)), list(prefix_ids)].sum())
-        tempered = tempered_log_probs(rows[:, : self.vocab_size], np.array(prefix_ids), controls.temperature).sum()
+        tempered = tempered_log_probs(rows[:, : self.vocab_size], np.array(prefix_ids), temperature).sum()
         return keys[-1], log_prob, float(tempered)
 
     def _run(
-        self, start: int, uniforms: np.ndarray, controls: Controls
+        self, start: int, uniforms: np.ndarray, request: SampleRequest, automaton: Automaton | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """Draw every row to its end. Rows whose context is cached draw on; a row whose context is missing
         waits, and when every row still going waits, their contexts are computed in one network call. A round
         so makes about as many calls as its rows' longest run of misses, not one per character position that
         has a miss: fewer, larger calls (a call's cost is mostly fixed while it has few contexts).
         Returns the tokens, and per row ln p (temperature 1), ln q (as drawn) and, with an automaton, ln p at
-        the controls' temperature."""
+        the request's temperature."""
         steps, n = uniforms.shape
         v = self.vocab_size
-        automaton = controls.automaton
         tokens = np.full((n, steps), NO_TOKEN, dtype=np.int64)
         log_probs = np.zeros(n, dtype=np.float64)
         drawn_log_probs = np.zeros(n, dtype=np.float64)
@@ -238,8 +232,8 @@ class Sampler:
         keys = np.full(n, start, dtype=self.key_dtype)  # each row's context
         step = np.zeros(n, dtype=np.int64)  # each row's next position
         rows = np.arange(n)  # the rows still going
-        prefix_length = len(controls.prefix_ids)
-        plain = controls.temperature == 1.0 and controls.top_k is None and controls.top_p is None
+        prefix_length = len(request.prefix)
+        plain = request.temperature == 1.0 and request.top_k is None and request.top_p is None
         while len(rows):
             logits, waiting = self.cached_logits(keys[rows])
             if waiting.all():  # nothing can draw on: compute the contexts of every row still going, in one call
@@ -252,13 +246,13 @@ class Sampler:
             probs: np.ndarray | None = None  # the drawn distribution, unnormalized (None: the model's own)
             if automaton is not None:
                 weights = automaton.log_weights(states[drawing], lengths)
-                probs, cdf = self._guided(dist[:, :v], controls, lengths, weights)
+                probs, cdf = guided(dist[:, :v], request, lengths, weights)
                 last = (cdf < cdf[:, -1:]).sum(axis=1)
-            elif plain and int(lengths.min()) >= controls.min_length:
+            elif plain and int(lengths.min()) >= request.min_length:
                 cdf = dist[:, v:]  # the CDF at temperature 1: every token has mass
                 last = v - 1
             else:
-                probs, cdf = self._cdf(dist[:, :v], controls, lengths)
+                probs, cdf = truncated(dist[:, :v], request, lengths)
                 last = (cdf < cdf[:, -1:]).sum(axis=1)  # the last token with mass: u * total may round up to total
             target = uniforms[at, drawing] * cdf[:, -1]
             token = np.minimum((cdf <= target[:, None]).sum(axis=1), last)
@@ -266,7 +260,7 @@ class Sampler:
             log_probs[drawing] += dist[chosen]
             drawn_log_probs[drawing] += dist[chosen] if probs is None else np.log(probs[chosen] / cdf[:, -1])
             if tempered is not None:
-                tempered[drawing] += tempered_log_probs(dist[:, :v], token, controls.temperature)
+                tempered[drawing] += tempered_log_probs(dist[:, :v], token, request.temperature)
             tokens[drawing, at] = token
             step[drawing] = at + 1
             going = (token != END) & (at + 1 < steps)  # a row going past the last step is over max_length
@@ -277,69 +271,7 @@ class Sampler:
             rows = np.concatenate((rows[waiting], drawing))
         return tokens, log_probs, drawn_log_probs, tempered
 
-    def _guided(
-        self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray, weights: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Like _cdf, with an automaton's log-weights; at temperature 1 without top_k or top_p, in numpy alone."""
-        if controls.temperature != 1.0 or controls.top_k is not None or controls.top_p is not None:
-            return self._cdf(log_probs, controls, lengths, weights)
-        scores = log_probs + weights  # -inf where nothing can match any more
-        probs = np.exp(scores - scores.max(axis=1, keepdims=True))  # the best allowed token at 1: never all 0
-        return probs, np.cumsum(probs, axis=1)
 
-    def _cdf(
-        self, log_probs: np.ndarray, controls: Controls, lengths: np.ndarray, weights: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(B, V) temperature-1 log-probs, and each row's name length so far -> the probabilities to draw from and
-        their CDFs (both unnormalized). `weights`: an automaton's log-weights (-inf: not allowed).
-
-        Tokens a constraint forbids are removed before anything else, so no temperature can bring them back: the
-        likeliest allowed token is shifted to 0 and a tiny temperature sends the others to -inf (greedy among the
-        allowed), never all of them. Same softmax as logits / temperature.
-        """
-        allowed = np.array(log_probs)
-        allowed[lengths < controls.min_length, END] = -np.inf  # too short to end yet
-        if weights is not None:
-            allowed[np.isneginf(weights)] = -np.inf
-        with np.errstate(over="ignore", invalid="ignore"):
-            shifted = (allowed - allowed.max(axis=1, keepdims=True)) / controls.temperature
-            if weights is not None:  # the guide weighs the tempered model: it stands for a probability, not a logit
-                shifted = np.where(np.isneginf(shifted), -np.inf, shifted + weights)
-                shifted -= shifted.max(axis=1, keepdims=True)
-            scaled = torch.from_numpy(shifted)
-        if controls.top_k is not None and controls.top_k < self.vocab_size:
-            kth = scaled.topk(controls.top_k, dim=1).values[:, -1:]
-            scaled.masked_fill_(scaled < kth, -torch.inf)
-        probs = torch.softmax(scaled, dim=1)
-        if controls.top_p is not None and controls.top_p < 1.0:
-            # Nucleus: keep the most probable tokens until their mass reaches top_p (the first always).
-            sorted_probs, order = probs.sort(dim=1, descending=True, stable=True)
-            mass_before = sorted_probs.cumsum(dim=1) - sorted_probs
-            probs = probs * torch.zeros_like(probs).scatter_(1, order, (mass_before < controls.top_p).double())
-        return probs.numpy(), probs.cumsum(dim=1).numpy()
-
-
-def draw_uniforms(n: int, controls: Controls, generator: torch.Generator) -> np.ndarray:
+def draw_uniforms(n: int, request: SampleRequest, generator: torch.Generator) -> np.ndarray:
     """A round's randomness, drawn up front: (steps, n) float64 uniforms, one column per row."""
-    return torch.rand((controls.steps, n), dtype=torch.float64, generator=generator).numpy()
-
-
-def tempered_log_probs(log_probs: np.ndarray, tokens: np.ndarray, temperature: float) -> np.ndarray:
-    """(B, V) temperature-1 log-probs and (B,) tokens -> each token's ln probability at `temperature`."""
-    if temperature == 1.0:
-        return log_probs[np.arange(len(tokens)), tokens]
-    with np.errstate(over="ignore"):  # a tiny temperature sends all but the top token to -inf, as it should
-        scaled = (log_probs - log_probs.max(axis=1, keepdims=True)) / temperature
-    return scaled[np.arange(len(tokens)), tokens] - np.log(np.exp(scaled).sum(axis=1))
-
-
-def distributions(logits: np.ndarray) -> np.ndarray:
-    """(B, V) float32 network outputs -> (B, 2V) float64 [log_softmax | cumsum(exp(x - max))], row by row.
-
-    The CDF is left unnormalized (its last column is the total): the sampler scales its uniforms by it.
-    """
-    x = logits.astype(np.float64)
-    x -= x.max(axis=1, keepdims=True)
-    e = np.exp(x)
-    cdf = np.cumsum(e, axis=1)
-    return np.concatenate([x - np.log(cdf[:, -1:]), cdf], axis=1)
+    return torch.rand((request.steps, n), dtype=torch.float64, generator=generator).numpy()

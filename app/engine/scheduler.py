@@ -7,8 +7,8 @@ already admitted is never refused its later rounds.
 
 One consumer builds each batch: every small request whole, then the large ones in turn (round robin), each a
 slice of the batch's time budget. A request that asks for little is so served in the next batch, a huge one
-one slice at a time, and small requests never wait behind large ones for more than a batch. Slicing changes no result:
-a sampling row depends only on its own uniforms, and a text's score only on the text. The budget is in
+one slice at a time, and small requests never wait behind large ones for more than a batch (slicing changes no
+result: app.engine.tasks). The budget is in
 seconds, converted to contexts by a running estimate of what a context costs, so a batch takes about the same
 time whether its contexts come from the sampler's cache (cheap) or from the network (dear).
 
@@ -24,28 +24,26 @@ import ctypes
 import ctypes.util
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from app.engine.sampler import Controls, Round, Sampler
-from app.engine.scorer import Scorer
+from app.engine.constraints import Automaton
+from app.engine.requests import SampleRequest
+from app.engine.results import NextChars, ScoredText
+from app.engine.sampler import Round, Sampler
+from app.engine.scorer import ReadText, Scorer
+from app.engine.tasks import Gone, NextTask, SampleTask, ScoreTask, Slice, Task
 
 RETRY_AFTER_SECONDS = 1
 BATCH_SECONDS = 0.025  # a batch's time budget while several requests wait: how long a small one waits
 LONE_BATCH_SECONDS = 0.2  # the budget when one request is alone: larger slices, fewer fixed costs
 FIRST_CONTEXT_SECONDS = 30e-6  # the cost estimate before anything was measured (a cache miss, roughly)
-MIN_SLICE_ROWS = 64  # a sampling slice's floor
-MIN_SLICE_CONTEXTS = 2048  # a scoring slice's floor (characters)
 SMALL_REQUEST_CONTEXTS = 2048  # a request this small is admitted into a reserve above the bound
 TRIM_AFTER_CONTEXTS = 200_000  # work done since the last trim that makes an idle moment worth a malloc_trim
-
-Gone = Callable[[], Awaitable[bool]]
-Encode = Callable[[int, dict[str, Any]], bytes]
 
 
 class Busy(Exception):
@@ -56,69 +54,6 @@ class ClientGone(Exception):
     """The client that asked for this work disconnected; the work was dropped."""
 
 
-@dataclass(eq=False)  # compared by identity: it is looked up in the queue, and its arrays have no truth value
-class Task:
-    """One request's queued work: a sampling round (rows of uniforms) or texts to score."""
-
-    kind: str  # "sample" or "score"
-    contexts_left: int
-    future: asyncio.Future[Any]
-    gone: Gone | None
-    sampler: Sampler | None = None  # the model that samples (kind "sample") ...
-    scorer: Scorer | None = None  # ... or scores (kind "score")
-    controls: Controls | None = None
-    uniforms: np.ndarray | None = None  # (steps, rows)
-    texts: list[str] = field(default_factory=list)
-    encode: Encode | None = None  # turns the result of texts[i] into its JSON, in the worker thread
-    with_next: bool = False  # score: also the full distribution after each text (GET /next)
-    next_item: int = 0  # the next row (sample) or text (score) to hand out
-    parts: list[Any] = field(default_factory=list)  # results of the slices so far, in order
-    slices_taken: int = 0
-    slices_done: int = 0
-
-    @property
-    def model(self) -> object:
-        """The sampler or scorer that runs this task: cost estimates are per model."""
-        return self.sampler if self.sampler is not None else self.scorer
-
-    @property
-    def items(self) -> int:
-        return self.uniforms.shape[1] if self.uniforms is not None else len(self.texts)
-
-    def take(self, contexts: int) -> Slice | None:
-        """The next slice, of about `contexts` contexts (at least one row or text), or None when all handed out."""
-        if self.next_item >= self.items:
-            return None
-        first = self.next_item
-        if self.uniforms is not None:
-            steps = self.uniforms.shape[0]
-            last = min(self.items, first + max(1, contexts // steps))
-            size = (last - first) * steps
-        else:
-            last, size = first, 0
-            while last < self.items and (last == first or size + len(self.texts[last]) + 1 <= contexts):
-                size += len(self.texts[last]) + 1
-                last += 1
-        self.next_item = last
-        self.contexts_left -= size
-        self.slices_taken += 1
-        return Slice(self, first, last, size)
-
-    def add(self, part: Any) -> None:
-        self.parts.append(part)
-        self.slices_done += 1
-        if self.next_item >= self.items and self.slices_done == self.slices_taken and not self.future.done():
-            self.future.set_result(self.parts)
-
-
-@dataclass(eq=False)
-class Slice:
-    task: Task
-    first: int
-    last: int
-    contexts: int
-
-
 class Scheduler:
     """One per process, shared by every served model: the bound and the compute thread are the machine's."""
 
@@ -127,8 +62,8 @@ class Scheduler:
         self.tasks: deque[Task] = deque()
         self.consumer: asyncio.Task[None] | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="namegen-compute")
-        # Seconds per context by (kind, model): a large model's miss costs many times a small one's.
-        self.context_seconds: defaultdict[tuple[str, object], float] = defaultdict(lambda: FIRST_CONTEXT_SECONDS)
+        # Seconds per context by model (a sampler or a scorer): a large model's miss costs many times a small one's.
+        self.context_seconds: defaultdict[object, float] = defaultdict(lambda: FIRST_CONTEXT_SECONDS)
         self.since_trim = 0
         self.abandoned = 0  # requests dropped because their client had gone
         self.batch_sizes: deque[int] = deque(maxlen=100)  # requests per batch, most recent last
@@ -142,34 +77,51 @@ class Scheduler:
     async def sample(
         self,
         sampler: Sampler,
-        controls: Controls,
+        request: SampleRequest,
+        automaton: Automaton | None,
         uniforms: np.ndarray,
         gone: Gone | None = None,
         admitted: bool = False,
     ) -> Round:
-        """Run one sampling round; `admitted`: a later round of a request already admitted (never refused)."""
+        """Run one sampling round of a normalized request; `admitted`: a later round of a request already
+        admitted (never refused)."""
         contexts = uniforms.shape[0] * uniforms.shape[1]
-        work = {"sampler": sampler, "controls": controls, "uniforms": uniforms}
-        parts: list[Round] = await self._submit("sample", contexts, gone, admitted, **work)
-        return Round.joined(parts)
+        if not admitted:
+            self.admit(contexts)
+        task = SampleTask(
+            contexts_left=contexts,
+            future=asyncio.get_running_loop().create_future(),
+            gone=gone,
+            sampler=sampler,
+            request=request,
+            automaton=automaton,
+            uniforms=uniforms,
+        )
+        return Round.joined(await self._submit(task))
 
     async def score(
-        self,
-        scorer: Scorer,
-        texts: list[str],
-        encode: Encode,
-        gone: Gone | None = None,
-        admitted: bool = False,
-        with_next: bool = False,
-    ) -> list[bytes]:
-        """Each text's result as `encode(i, result)` makes it, as soon as its slice is scored: a large batch
-        then never holds hundreds of thousands of small objects at once (their memory, once freed, would
-        stay with the process, fragmented). `with_next`: each result also has "next_log_probs", the
-        distribution over the character after the text."""
-        contexts = sum(len(t) + 1 for t in texts)
-        work = {"scorer": scorer, "texts": texts, "encode": encode, "with_next": with_next}
-        parts: list[list[bytes]] = await self._submit("score", contexts, gone, admitted, **work)
-        return [result for part in parts for result in part]
+        self, scorer: Scorer, texts: list[ReadText], gone: Gone | None = None, admitted: bool = False
+    ) -> list[ScoredText]:
+        """Each text's score, in order; `admitted`: the request was admitted (admit) before its texts were read."""
+        contexts = sum(len(t.text) + 1 for t in texts)
+        if not admitted:
+            self.admit(contexts)
+        future = asyncio.get_running_loop().create_future()
+        task = ScoreTask(contexts_left=contexts, future=future, gone=gone, scorer=scorer, texts=texts)
+        return [result for part in await self._submit(task) for result in part]
+
+    async def next_chars(
+        self, scorer: Scorer, prefix: ReadText, top: int | None, gone: Gone | None = None, admitted: bool = False
+    ) -> NextChars:
+        """The distribution after `prefix`; `admitted`: the request was admitted before its prefix was read."""
+        if not admitted:
+            self.admit(len(prefix.text) + 1)
+        future = asyncio.get_running_loop().create_future()
+        task = NextTask(
+            contexts_left=len(prefix.text) + 1, future=future, gone=gone, scorer=scorer, texts=[prefix], top=top
+        )
+        ((result,),) = await self._submit(task)
+        return result
 
     def admit(self, contexts: int) -> None:
         """Busy unless `contexts` more fit under the bound (an idle server takes any one request). Small
@@ -187,16 +139,15 @@ class Scheduler:
         """No request larger than a small one would be admitted now."""
         return self.queued_work >= self.max_queued_work
 
-    async def _submit(self, kind: str, contexts: int, gone: Gone | None, admitted: bool, **work: Any) -> Any:
-        if not admitted:
-            self.admit(contexts)
+    async def _submit(self, task: Task) -> list[Any]:
+        """Queue `task` and wait for the results of its slices, in order."""
         loop = asyncio.get_running_loop()
-        task = Task(kind, contexts, loop.create_future(), gone, **work)
         self.tasks.append(task)
         if self.consumer is None or self.consumer.done() or self.consumer.get_loop() is not loop:
             self.consumer = loop.create_task(self._consume())
         try:
-            return await task.future
+            parts: list[Any] = await task.future
+            return parts
         finally:
             if task in self.tasks:  # cancelled while queued (e.g. shutdown): its work goes too
                 self.tasks.remove(task)
@@ -260,64 +211,62 @@ class Scheduler:
         batch: list[Slice] = []
         waiting = [t for t in self.tasks if t.next_item < t.items]
         budget = LONE_BATCH_SECONDS if len(waiting) == 1 else BATCH_SECONDS
-        large = [t for t in waiting if t.contexts_left > self._floor(t)]
+        large = [t for t in waiting if t.contexts_left > t.floor()]
         for task in waiting:
-            if task.contexts_left <= self._floor(task):
+            if task.contexts_left <= task.floor():
                 piece = task.take(task.contexts_left)
                 if piece is not None:
                     batch.append(piece)
-                    budget -= piece.contexts * self.context_seconds[task.kind, task.model]
+                    budget -= piece.contexts * self.context_seconds[task.model]
         for i, task in enumerate(large):
             if i and budget <= 0:
                 break
-            wanted = max(self._floor(task), int(budget / self.context_seconds[task.kind, task.model]))
+            wanted = max(task.floor(), int(budget / self.context_seconds[task.model]))
             piece = task.take(wanted)
             if piece is not None:
                 batch.append(piece)
-                budget -= piece.contexts * self.context_seconds[task.kind, task.model]
+                budget -= piece.contexts * self.context_seconds[task.model]
         if large:
             self.tasks.remove(large[0])  # the next batch starts with another large request
             self.tasks.append(large[0])
         return batch
 
-    def _floor(self, task: Task) -> int:
-        """The smallest slice worth a turn: a sampling slice makes one network call per step whatever its rows,
-        so a slice needs enough rows to spread that call's fixed cost."""
-        if task.uniforms is not None:
-            return MIN_SLICE_ROWS * task.uniforms.shape[0]
-        return MIN_SLICE_CONTEXTS
-
     def _run(self, batch: list[Slice]) -> list[Any]:
-        """In the worker thread: the batch's sampling slices grouped by model and controls, its scoring slices
-        by model and kind of result, one call per group; results in batch order. Each group's time feeds
-        its model's cost estimate."""
+        """In the worker thread: the batch's sampling slices grouped by sampler and sampling settings (one
+        network pass for requests that draw alike), its scoring slices by scorer and kind of result, one call
+        per group; results in batch order. Each group's time feeds its model's cost estimate."""
         results: list[Any] = [None] * len(batch)
-        sampling: dict[tuple[Sampler, Controls], list[int]] = defaultdict(list)
+        sampling: dict[tuple[Sampler, tuple[Any, ...], Automaton | None], list[int]] = defaultdict(list)
         scoring: dict[tuple[Scorer, bool], list[int]] = defaultdict(list)
         for i, s in enumerate(batch):
             task = s.task
-            if task.sampler is not None and task.controls is not None:
-                sampling[task.sampler, task.controls].append(i)
-            elif task.scorer is not None:
-                scoring[task.scorer, task.with_next].append(i)
-        for (sampler, controls), members in sampling.items():
+            if isinstance(task, SampleTask):
+                sampling[task.sampler, task.request.sampling, task.automaton].append(i)
+            elif isinstance(task, ScoreTask):
+                scoring[task.scorer, isinstance(task, NextTask)].append(i)
+        for (sampler, _, automaton), members in sampling.items():
             started = perf_counter()
-            blocks = [batch[i].task.uniforms[:, batch[i].first : batch[i].last] for i in members]  # type: ignore[index]
-            for i, result in zip(members, sampler.sample_rounds(blocks, controls), strict=True):
+            tasks = [cast(SampleTask, batch[i].task) for i in members]
+            blocks = [t.uniforms[:, batch[i].first : batch[i].last] for i, t in zip(members, tasks, strict=True)]
+            for i, result in zip(members, sampler.sample_rounds(blocks, tasks[0].request, automaton), strict=True):
                 results[i] = result
-            self._learn(("sample", sampler), perf_counter() - started, sum(batch[i].contexts for i in members))
-        for (scorer, with_next), members in scoring.items():
+            self._learn(sampler, perf_counter() - started, sum(batch[i].contexts for i in members))
+        for (scorer, after), members in scoring.items():
             started = perf_counter()
-            texts = [batch[i].task.texts[batch[i].first : batch[i].last] for i in members]
-            scored = iter(scorer.score_many(list(itertools.chain.from_iterable(texts)), with_next))
+            scored_tasks = [cast(ScoreTask, batch[i].task) for i in members]
+            texts = [t.texts[batch[i].first : batch[i].last] for i, t in zip(members, scored_tasks, strict=True)]
+            read = list(itertools.chain.from_iterable(texts))
+            scored: Iterator[Any]
+            if after:
+                scored = iter(scorer.next_chars_many(read, [cast(NextTask, t).top for t in scored_tasks]))
+            else:
+                scored = iter(scorer.score_many(read))
             for i, chunk in zip(members, texts, strict=True):
-                task, first = batch[i].task, batch[i].first
-                assert task.encode is not None
-                results[i] = [task.encode(first + j, next(scored)) for j in range(len(chunk))]
-            self._learn(("score", scorer), perf_counter() - started, sum(batch[i].contexts for i in members))
+                results[i] = [next(scored) for _ in chunk]
+            self._learn(scorer, perf_counter() - started, sum(batch[i].contexts for i in members))
         return results
 
-    def _learn(self, key: tuple[str, object], seconds: float, contexts: int) -> None:
+    def _learn(self, key: object, seconds: float, contexts: int) -> None:
         if contexts:
             self.since_trim += contexts
             # A moving average: the cost per context shifts with the cache's hit rate and the machine's load.

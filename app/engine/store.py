@@ -13,12 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX, Artifact, ArtifactError, load_artifact, shown
+from app.engine.artifact import (
+    ARTIFACT_SUFFIX,
+    TRAINED_WEIGHTS_SUFFIX,
+    Artifact,
+    ArtifactError,
+    load_artifact,
+    shown,
+)
 from app.engine.engine import Engine
+from app.engine.limits import EngineLimits
 from app.engine.scheduler import Scheduler
-from app.settings import Settings
 
-ARTIFACT_SUFFIX = ".pt"
 PREFERRED_DEFAULT = "names-mlp"  # the shipped first-names model, when the store has it
 
 
@@ -77,12 +83,12 @@ def model_file(path: Path, name: str | None, default: str | None = None) -> Path
     return files[chosen]
 
 
-def chosen_model_file(settings: Settings, model: str | None = None) -> Path:
+def chosen_model_file(store_path: Path, default: str | None, model: str | None = None) -> Path:
     """For the CLI and the benchmarks: `model` as a path when it names a file or looks like one, else as a model
-    name in the configured store (None: its default model)."""
+    name in the store at `store_path` (None: its default model, `default` if given)."""
     if model is not None and (Path(model).is_file() or "/" in model or model.endswith(ARTIFACT_SUFFIX)):
         return Path(model)
-    return model_file(settings.model_path, model, settings.default_model)
+    return model_file(store_path, model, default)
 
 
 def load_artifacts(path: Path, default: str | None = None) -> tuple[dict[str, Artifact], str]:
@@ -100,11 +106,12 @@ class ModelStore:
     scheduler: Scheduler
 
     @classmethod
-    def load(cls, settings: Settings) -> ModelStore:
-        artifacts, default = load_artifacts(settings.model_path, settings.default_model)
-        scheduler = Scheduler(settings.max_queued_work)
-        engines = {name: Engine(artifact, settings, scheduler, name) for name, artifact in artifacts.items()}
-        return cls(engines, default, scheduler)
+    def load(cls, path: Path, default: str | None, limits: EngineLimits) -> ModelStore:
+        """Every model at `path` (a file or a directory), `default` the one a request that names none gets."""
+        artifacts, chosen = load_artifacts(path, default)
+        scheduler = Scheduler(limits.max_queued_work)
+        engines = {name: Engine(artifact, limits, scheduler, name) for name, artifact in artifacts.items()}
+        return cls(engines, chosen, scheduler)
 
     @property
     def names(self) -> list[str]:
@@ -125,6 +132,14 @@ class ModelStore:
     async def warm_up(self) -> None:
         for engine in self:
             await engine.warm_up()
+
+    def queue_full(self) -> bool:
+        """No request larger than a small one would be admitted now."""
+        return self.scheduler.full()
+
+    def queued_work(self) -> int:
+        """Contexts of work queued or running, all models together."""
+        return self.scheduler.queued_work
 
     def close(self) -> None:
         self.scheduler.close()

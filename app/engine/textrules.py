@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.engine.problems import Loc, Problem
+from app.engine.problems import FieldProblem, Loc
 
 MAX_LISTED = 20  # offending characters named in one message; the rest are counted
 # The cap leaves room for surrounding whitespace and decomposed accents (a letter and two marks are three
@@ -30,7 +30,7 @@ def raw_cap(max_length: int) -> tuple[int, int]:
     return RAW_CHARS_PER_LIMIT * max_length, RAW_BYTES_PER_LIMIT * max_length
 
 
-def raw_problem(text: str, loc: Loc, max_length: int) -> Problem | None:
+def raw_problem(text: str, loc: Loc, max_length: int) -> FieldProblem | None:
     """A text as sent that passes the cap, measured before anything reads it (length is O(1); the bytes are
     counted only below the character cap)."""
     chars, size = raw_cap(max_length)
@@ -40,7 +40,7 @@ def raw_problem(text: str, loc: Loc, max_length: int) -> Problem | None:
         measured = f"{encoded} bytes (UTF-8)"
     else:
         return None
-    return Problem(
+    return FieldProblem(
         loc,
         f"has {measured} as sent; at most {chars} characters and {size} bytes are read, for a limit of "
         f"{max_length} characters after normalization",
@@ -52,6 +52,9 @@ def raw_problem(text: str, loc: Loc, max_length: int) -> Problem | None:
 class Normalized:
     text: str
     notes: tuple[str, ...] = ()
+
+
+EMPTY = Normalized("")
 
 
 def without_accents(char: str) -> str:
@@ -111,35 +114,37 @@ class TextRules:
 
     def read(
         self, text: str, loc: Loc, what: str, max_length: int, allow_empty: bool = False
-    ) -> tuple[Normalized, list[Problem]]:
+    ) -> tuple[Normalized, list[FieldProblem]]:
         """The one way typed text comes in: refused unread past the raw cap, else normalized and checked.
         Returns the normalized text (the text as sent when refused) and its problems."""
+        if not text and allow_empty:  # most optional parameters, most of the time: nothing to read
+            return EMPTY, []
         too_long = raw_problem(text, loc, max_length)
         if too_long is not None:
             return Normalized(text), [too_long]
         normalized = self.normalize(text, what)
         return normalized, self.problems(normalized.text, loc, max_length, allow_empty)
 
-    def problems(self, text: str, loc: Loc, max_length: int, allow_empty: bool = False) -> list[Problem]:
+    def problems(self, text: str, loc: Loc, max_length: int, allow_empty: bool = False) -> list[FieldProblem]:
         """What makes an already-normalized text unusable: empty, too long, or characters no fold maps in."""
         if not text and not allow_empty:
-            return [Problem(loc, "is empty (after removing surrounding whitespace)", "empty")]
+            return [FieldProblem(loc, "is empty (after removing surrounding whitespace)", "empty")]
         if len(text) > max_length:
-            return [Problem(loc, f"has {len(text)} characters; the limit is {max_length}", "too_long")]
+            return [FieldProblem(loc, f"has {len(text)} characters; the limit is {max_length}", "too_long")]
         bad = [(i, c) for i, c in enumerate(text) if c not in self.allowed]
         if not bad:
             return []
         vocab = "".join(sorted(self.allowed))
         more = len(bad) - MAX_LISTED
         return [
-            Problem(
+            FieldProblem(
                 (*loc, i),
                 f"character {c!r} at position {i} is outside the model's vocabulary ({vocab!r})",
                 "outside_vocabulary",
             )
             for i, c in bad[:MAX_LISTED]
         ] + (
-            [Problem(loc, f"... and {more} more characters outside the vocabulary", "outside_vocabulary")]
+            [FieldProblem(loc, f"... and {more} more characters outside the vocabulary", "outside_vocabulary")]
             if more > 0
             else []
         )

@@ -30,8 +30,11 @@ def is_json_request(request: Request) -> bool:
 
 
 def validation_problems(request: Request, exc: RequestValidationError) -> list[dict[str, Any]]:
-    """FastAPI's error list without the echoed input (it can be large or unprintable), with clearer messages."""
-    problems = []
+    """FastAPI's error list without the echoed input (it can be large or unprintable), with clearer messages.
+
+    Each problem once: a body that fails validation is validated again by every dependency that uses it (a
+    failed dependency is not cached), so FastAPI can list the same error twice."""
+    problems: list[dict[str, Any]] = []
     for error in exc.errors():
         loc = [p if isinstance(p, int) else str(p) for p in error.get("loc", ())]
         kind = str(error.get("type", "value_error"))
@@ -46,7 +49,9 @@ def validation_problems(request: Request, exc: RequestValidationError) -> list[d
             message = (
                 f"request body must be a JSON object sent with Content-Type: application/json (got {content_type})"
             )
-        problems.append(problem(loc, message, kind))
+        entry = problem(loc, message, kind)
+        if entry not in problems:
+            problems.append(entry)
     return problems
 
 
@@ -66,12 +71,18 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+def parameters_root(request: Request) -> str:
+    """Where the matched route's parameters are: "body" for a route that takes a body, else "query"."""
+    route = request.scope.get("route")
+    return "body" if getattr(route, "body_field", None) is not None else "query"
+
+
 async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
-    """The engine's checks (settings limits, vocabulary) in the same shape as the field checks: GET parameters
-    are the query's, POST fields the body's."""
+    """The engine's checks (limits, vocabulary, fields together) in the same shape as the field checks, each
+    problem located by the route's parameters ("query" or "body") and the field of the engine's request."""
     assert isinstance(exc, InvalidInput)
-    root = "query" if request.method in ("GET", "HEAD") else "body"
-    return JSONResponse({"detail": [p.as_dict(root) for p in exc.problems]}, status_code=422)
+    root = parameters_root(request)
+    return JSONResponse({"detail": [problem([root, *p.loc], p.msg, p.type) for p in exc.problems]}, status_code=422)
 
 
 async def on_unknown_model(request: Request, exc: Exception) -> JSONResponse:

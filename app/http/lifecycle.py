@@ -27,12 +27,11 @@ async def start_service(app: FastAPI, settings: Settings) -> ModelStore:
     app.state.ready = False
     app.state.draining = False
     torch.set_num_threads(settings.torch_threads)
-    store = ModelStore.load(settings)  # raises ArtifactError naming the first broken file
+    # ArtifactError naming the first broken file
+    store = ModelStore.load(settings.model_path, settings.default_model, settings.engine_limits())
     await store.warm_up()
     app.state.store = store
-    metrics.set_model_info(
-        [(e.name, e.sha256, str(e.artifact.meta.get("recipe", "")), e.artifact.meta.get("dev_loss")) for e in store]
-    )
+    metrics.set_model_info([(e.name, e.sha256, e.artifact.meta.recipe or "", e.artifact.meta.dev_loss) for e in store])
     drain_on_signals(app, settings.drain_seconds)
     # What startup made lives as long as the process (torch's modules, the training word list, the app and its
     # schemas: hundreds of thousands of objects), and every full garbage collection would walk them all, a

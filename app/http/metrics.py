@@ -6,6 +6,7 @@ worker writes its samples there and /metrics aggregates all of them.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -18,8 +19,6 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
-
-from app.engine.sampler import NetworkStats
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED_ROUTE = "<unmatched>"  # one label for every path no route matches, so 404 probes cannot add series
@@ -72,16 +71,26 @@ MODEL_INFO = Gauge(
 )
 
 
-def record_names(model: str, count: int) -> None:
-    NAMES_GENERATED.labels(model).inc(count)
+@functools.cache
+def sample_series(model: str) -> tuple[Counter, Counter, Counter, Counter]:
+    """The model's /sample counters, looked up once (a labels() lookup per counter per request adds up)."""
+    return (
+        NAMES_GENERATED.labels(model),
+        CONTEXT_LOOKUPS.labels(model),
+        CONTEXTS_COMPUTED.labels(model),
+        NETWORK_SECONDS.labels(model),
+    )
 
 
-def record_network(model: str, stats: NetworkStats) -> None:
-    """Add what the model's sampler did since the last call (after each /sample; the sampler keeps the totals)."""
-    lookups, computed, seconds = stats.take_unreported()
-    CONTEXT_LOOKUPS.labels(model).inc(lookups)
-    CONTEXTS_COMPUTED.labels(model).inc(computed)
-    NETWORK_SECONDS.labels(model).inc(seconds)
+def record_sample(model: str, names: int, lookups: int, computed: int, network_seconds: float) -> None:
+    """After each /sample: the names it returned, and what the model's sampler did since the last report. Per
+    request rather than at scrape time: with several workers, a scrape is served by one of them, and the others'
+    counters must be current too."""
+    names_series, lookups_series, computed_series, seconds_series = sample_series(model)
+    names_series.inc(names)
+    lookups_series.inc(lookups)
+    computed_series.inc(computed)
+    seconds_series.inc(network_seconds)
 
 
 def record_request(method: str, route: str, status: int, seconds: float, model: str = "") -> None:

@@ -1,4 +1,9 @@
-"""Request and response models of /sample, /score and /score/batch (also used by the CLI to validate)."""
+"""The request models of /sample, /score, /score/batch, /next and /model (the CLI validates with them too), and
+the shapes of the error responses.
+
+Each request model checks its fields on its own and builds the engine's request (app.engine.requests). The
+success bodies are documented in app.http.responses.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.engine.jobs import MAX_POOL, MAX_SEED, MIN_POOL, POOL_PER_NAME, SampleSpec
+from app.engine import requests
+from app.engine.jobs import MAX_POOL, MIN_POOL, POOL_PER_NAME
 from app.engine.patterns import MAX_PATTERN_LENGTH
+from app.engine.requests import MAX_SEED
 
 
+# One problem with a request, in FastAPI's 422 shape (the engine's counterpart: app.engine.problems.FieldProblem).
 class Problem(BaseModel):
     loc: list[str | int] = Field(description='where: "query" or "body", the parameter, then an index or position')
     msg: str
@@ -132,103 +140,25 @@ class SampleQuery(BaseModel):
         "top_k or top_p",
     )
 
-    def to_spec(self) -> SampleSpec:
-        return SampleSpec(**self.model_dump(exclude={"model"}))
-
-
-MODEL_FIELD_DESCRIPTION = "the model that answered (its file stem)"
-
-
-class Sample(BaseModel):
-    name: str
-    log_prob: float = Field(
-        description="ln p(name, end token included) under the model at temperature 1 "
-        "without truncation: equals -total_loss from /score"
-    )
-    constrained_log_prob: float = Field(
-        description="ln of the probability that the sampler, as asked, draws this name after the prefix: "
-        "temperature, top_k and top_p, and with suffix, contains, excludes, pattern or exact each step drawn only "
-        "among the characters from which every constraint can still be met, each weighted by an estimate of how "
-        "likely they then are met (guided masking), renormalized; log_prob minus the prefix's for a plain "
-        "temperature-1 request"
-    )
-    novel: bool = Field(description="true when the name is not in the training data")
-    distance: int | None = Field(description="Damerau-Levenshtein distance to similar_to; null without it")
-
-
-class SampleResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": "names-mlp",
-                    "names": ["kaylen", "kasia"],
-                    "seed": 42,
-                    "samples": [
-                        {
-                            "name": "kaylen",
-                            "log_prob": -9.71,
-                            "constrained_log_prob": -5.02,
-                            "novel": True,
-                            "distance": None,
-                        },
-                        {
-                            "name": "kasia",
-                            "log_prob": -8.02,
-                            "constrained_log_prob": -3.33,
-                            "novel": False,
-                            "distance": None,
-                        },
-                    ],
-                    "requested": 2,
-                    "returned": 2,
-                    "complete": True,
-                    "message": None,
-                    "attempts": 1,
-                    "drawn": 2,
-                    "effective_sample_size": None,
-                    "params": {
-                        "n": 2,
-                        "temperature": 1.0,
-                        "seed": 42,
-                        "top_k": None,
-                        "top_p": None,
-                        "prefix": "ka",
-                        "min_length": 1,
-                        "max_length": 32,
-                        "novel_only": False,
-                        "unique": False,
-                        "suffix": "",
-                        "contains": "",
-                        "excludes": "",
-                        "pattern": None,
-                        "similar_to": None,
-                        "exact": False,
-                    },
-                    "notes": [],
-                }
-            ]
-        }
-    )
-
-    model: str = Field(description=MODEL_FIELD_DESCRIPTION)
-    names: list[str] = Field(description="the names, without the boundary token")
-    seed: int = Field(description="the seed used (the request's, or the one the server picked)")
-    samples: list[Sample]
-    requested: int = Field(description="n as asked")
-    returned: int = Field(description="how many names came back; fewer than requested when constraints are too hard")
-    complete: bool = Field(description="returned == requested")
-    message: str | None = Field(description="why fewer names came back; null when complete")
-    attempts: int = Field(description="sampling rounds used (at most the max_attempts setting)")
-    drawn: int = Field(description="names drawn in all rounds (with similar_to or exact: the candidates)")
-    effective_sample_size: float | None = Field(
-        description="exact: (Σw)² / Σw² of the candidates' importance weights, how many of the drawn the "
-        "resampling really uses (the closer to drawn, the closer guided sampling was already); null without exact"
-    )
-    params: dict[str, Any] = Field(
-        description="the parameters actually used (normalized prefix, picked seed, effective max_length)"
-    )
-    notes: list[str] = Field(description="anything the server changed in the request, e.g. a normalized prefix")
+    def to_request(self) -> requests.SampleRequest:
+        return requests.SampleRequest(
+            self.n,
+            self.temperature,
+            self.seed,
+            self.top_k,
+            self.top_p,
+            self.prefix,
+            self.min_length,
+            self.max_length,
+            self.novel_only,
+            self.unique,
+            self.suffix,
+            self.contains,
+            self.excludes,
+            self.pattern,
+            self.similar_to,
+            self.exact,
+        )
 
 
 class ScoreRequest(BaseModel):
@@ -243,56 +173,8 @@ class ScoreRequest(BaseModel):
         "UTF-8 bytes (4 and 8 × max_text_length): longer is a 422, unread"
     )
 
-
-class CharScore(BaseModel):
-    char: str = Field(description="the predicted character; '.' is the end-of-name token")
-    loss: float = Field(description="-ln p (nats)")
-    prob: float
-
-
-class ScoreResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": "names-mlp",
-                    "text": "emma",
-                    "input": "Emma",
-                    "normalized": True,
-                    "notes": ["text: folded into the model's vocabulary: 'E' -> 'e'"],
-                    "chars": [
-                        {"char": "e", "loss": 2.1, "prob": 0.122},
-                        {"char": "m", "loss": 2.3, "prob": 0.1},
-                        {"char": "m", "loss": 1.6, "prob": 0.2},
-                        {"char": "a", "loss": 0.9, "prob": 0.4},
-                        {"char": ".", "loss": 0.6, "prob": 0.55},
-                    ],
-                    "total_loss": 7.5,
-                    "mean_loss": 1.5,
-                    "perplexity": 4.48,
-                }
-            ]
-        }
-    )
-
-    model: str = Field(description=MODEL_FIELD_DESCRIPTION)
-    text: str = Field(description="the normalized text that was scored")
-    input: str = Field(description="the text as sent")
-    normalized: bool = Field(description="true when text differs from input; notes say how")
-    notes: list[str] = Field(description="each change made to the input: whitespace, Unicode form, folds")
-    chars: list[CharScore] = Field(description="one per predicted position, the end token included")
-    total_loss: float = Field(description="sum of the losses (nats) = -ln p(text)")
-    mean_loss: float
-    perplexity: float = Field(description="e ** mean_loss")
-    percentile: float | None = Field(
-        None,
-        ge=0,
-        le=100,
-        description="how name-like next to real names: the share (%) of the reference dev names whose mean loss "
-        "is higher than this text's, interpolated in the artifact's mean_loss_quantiles; null when the "
-        "artifact has none",
-        examples=[80.5],
-    )
+    def to_request(self) -> requests.ScoreRequest:
+        return requests.ScoreRequest(self.text)
 
 
 class ScoreBatchRequest(BaseModel):
@@ -304,9 +186,8 @@ class ScoreBatchRequest(BaseModel):
         "whole request is a 422 naming each invalid text by index"
     )
 
-
-class ScoreBatchResponse(BaseModel):
-    results: list[ScoreResponse] = Field(description="in request order, each exactly what /score gives")
+    def to_request(self) -> requests.ScoreBatchRequest:
+        return requests.ScoreBatchRequest(tuple(self.texts))
 
 
 class NextQuery(BaseModel):
@@ -322,6 +203,9 @@ class NextQuery(BaseModel):
     )
     top: int | None = Field(None, ge=1, le=1000, description="at most this many characters; omitted: all")
 
+    def to_request(self) -> requests.NextRequest:
+        return requests.NextRequest(self.prefix, self.top)
+
 
 class ModelQuery(BaseModel):
     """Query parameters of GET /model."""
@@ -329,45 +213,3 @@ class ModelQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: ModelName = None
-
-
-class NextChar(BaseModel):
-    char: str = Field(description="a character of the vocabulary; '.' is the end-of-name token")
-    prob: float = Field(description="p(char | prefix)")
-    loss: float = Field(description="-ln p (nats): what /score gives this character after this prefix")
-
-
-class NextResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "model": "names-mlp",
-                    "prefix": "em",
-                    "input": "Em",
-                    "normalized": True,
-                    "notes": ["prefix: folded into the model's vocabulary: 'E' -> 'e'"],
-                    "prefix_log_prob": -4.62,
-                    "next": [
-                        {"char": "m", "prob": 0.31, "loss": 1.17},
-                        {"char": "i", "prob": 0.18, "loss": 1.71},
-                        {"char": ".", "prob": 0.01, "loss": 4.6},
-                    ],
-                }
-            ]
-        }
-    )
-
-    model: str = Field(description=MODEL_FIELD_DESCRIPTION)
-    prefix: str = Field(description="the normalized prefix the distribution is conditioned on")
-    input: str = Field(description="the prefix as sent")
-    normalized: bool = Field(description="true when prefix differs from input; notes say how")
-    notes: list[str]
-    prefix_log_prob: float = Field(
-        description="ln p(a name starts with prefix): the sum of the prefix characters' -loss in /score "
-        "(0 for the empty prefix)"
-    )
-    next: list[NextChar] = Field(
-        description="most likely first (ties in vocabulary order), the end token included; every character of "
-        "the vocabulary unless top limits the list"
-    )

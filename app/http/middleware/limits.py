@@ -121,7 +121,7 @@ class FullQueueMiddleware:
         if scope["type"] == "http" and scope["method"] == "POST":
             declared = BodySizeLimitMiddleware._declared_length(scope)
             store = getattr(getattr(scope.get("app"), "state", None), "store", None)
-            if declared is not None and declared > SMALL_BODY_BYTES and store is not None and store.scheduler.full():
+            if declared is not None and declared > SMALL_BODY_BYTES and store is not None and store.queue_full():
                 metrics.record_busy()
                 detail = f"server busy: the work queue is full; retry in {RETRY_AFTER_SECONDS} s"
                 await BodySizeLimitMiddleware._reject(send, 503, detail, retry=True)

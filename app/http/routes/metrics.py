@@ -18,5 +18,5 @@ router = APIRouter(tags=["observability"])
 )
 async def prometheus_metrics(request: Request) -> Response:
     store = getattr(request.app.state, "store", None)
-    body, content_type = exposition(store.scheduler.queued_work if store is not None else None)
+    body, content_type = exposition(store.queued_work() if store is not None else None)
     return Response(body, media_type=content_type)

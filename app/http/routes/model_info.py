@@ -72,7 +72,7 @@ async def list_models(request: Request, store: StoreDep) -> dict[str, Any]:
     models = []
     for engine in store:
         meta = engine.artifact.meta
-        dataset = meta["dataset"] if isinstance(meta["dataset"], dict) else {}
+        dataset = meta.dataset
         models.append(
             {
                 "name": engine.name,
@@ -80,10 +80,10 @@ async def list_models(request: Request, store: StoreDep) -> dict[str, Any]:
                 "file": engine.artifact.path.name,
                 "vocab": list(engine.artifact.vocab),
                 "block_size": engine.artifact.block_size,
-                "parameters": meta.get("parameters"),
-                "dev_loss": meta["dev_loss"],
-                "test_loss": meta["test_loss"],
-                "recipe": meta.get("recipe"),
+                "parameters": meta.parameters,
+                "dev_loss": meta.dev_loss,
+                "test_loss": meta.test_loss,
+                "recipe": meta.recipe,
                 "dataset": {k: dataset[k] for k in ("name", "sha256", "words", "source") if k in dataset},
             }
         )
@@ -100,7 +100,7 @@ async def list_models(request: Request, store: StoreDep) -> dict[str, Any]:
 async def model_info(request: Request, store: StoreDep) -> dict[str, Any]:
     engine = served_model(request, store, parse_query(request, ModelQuery).model)
     artifact = engine.artifact
-    meta = {k: v for k, v in artifact.meta.items() if k not in ("history", "path", "file")}
+    meta = {k: v for k, v in artifact.meta.to_json().items() if k not in ("history", "path", "file")}
     return {
         **meta,
         "name": engine.name,

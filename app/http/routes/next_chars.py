@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request, Response
 
-from app.http.dependencies import StoreDep, served_model
-from app.http.queries import parse_query, query_parameters
-from app.http.schemas import BUSY, INVALID, UNKNOWN_MODEL, NextQuery, NextResponse
+from app.http.dependencies import NextModelDep, NextQueryDep
+from app.http.queries import query_parameters
+from app.http.responses import NextResponse
+from app.http.schemas import BUSY, INVALID, UNKNOWN_MODEL, NextQuery
 
 router = APIRouter(tags=["score"])
 
@@ -21,8 +23,6 @@ router = APIRouter(tags=["score"])
     responses={**INVALID, **UNKNOWN_MODEL, **BUSY},
     openapi_extra={"parameters": query_parameters(NextQuery)},
 )
-async def next_chars(request: Request, store: StoreDep) -> Response:
-    query = parse_query(request, NextQuery)
-    engine = served_model(request, store, query.model)
-    encoded = await engine.next_chars_encoded(query.prefix, query.top, gone=request.is_disconnected)
-    return Response(encoded, media_type="application/json")
+async def next_chars(request: Request, engine: NextModelDep, query: NextQueryDep) -> Response:
+    result = await engine.next_chars(query.to_request(), gone=request.is_disconnected)
+    return Response(orjson.dumps(result), media_type="application/json")

@@ -8,11 +8,11 @@ offline and cannot pull anything external. A plot is served only when it is a re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
+from app.engine.artifact import PLOT_KINDS, PlotKind, plot_file
 from app.engine.store import ModelStore
 from app.http.dependencies import StoreDep, served_model
 from app.http.middleware.security import PAGE
@@ -26,8 +26,6 @@ MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; chars
 # name -> media type, listed once at import; a request names a key of this dict or gets a 404, so no
 # user-supplied path ever reaches the filesystem. index.html is served at / only.
 STATIC_ASSETS = {path.name: MEDIA_TYPES[path.suffix] for path in STATIC_DIR.iterdir() if path.suffix in MEDIA_TYPES}
-PlotKind = Literal["loss", "embeddings"]  # training/export.py writes <model>.loss.png and <model>.embeddings.png
-PLOT_KINDS: tuple[str, ...] = get_args(PlotKind)
 
 # Revalidate every time: the files are tiny, and a redeploy must never leave a stale script behind.
 NO_CACHE = "no-cache"
@@ -57,11 +55,11 @@ def static_asset(name: str, request: Request) -> Response:
     return file_response(request, STATIC_DIR / name, media_type)
 
 
-def plot_path(model_path: Path, kind: str) -> Path | None:
-    """Where training/export.py writes a plot, beside the artifact (names-mlp.pt -> names-mlp.loss.png), resolved;
+def plot_path(model_path: Path, kind: PlotKind) -> Path | None:
+    """Where training writes a plot beside the artifact (plot_file: names-mlp.pt -> names-mlp.loss.png), resolved;
     None unless that is a regular file inside the artifact's directory (a symlink may not lead out of it)."""
     directory = model_path.parent.resolve()
-    path = (directory / model_path.with_suffix(f".{kind}.png").name).resolve()
+    path = (directory / plot_file(model_path, kind).name).resolve()
     return path if path.is_relative_to(directory) and path.is_file() else None
 
 
@@ -98,6 +96,6 @@ async def plot(kind: PlotKind, request: Request, store: StoreDep) -> Response:
     artifact = requested_artifact(request, store)
     path = plot_path(artifact, kind)
     if path is None:
-        name = artifact.with_suffix(f".{kind}.png").name
+        name = plot_file(artifact, kind).name
         raise HTTPException(status_code=404, detail=f"the model has no {kind} plot ({name!r} is absent or not a file)")
     return file_response(request, path, "image/png")

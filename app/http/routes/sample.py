@@ -6,15 +6,16 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from app.http import metrics
-from app.http.dependencies import StoreDep, served_model
-from app.http.queries import parse_query, query_parameters
-from app.http.schemas import BUSY, INVALID, UNKNOWN_MODEL, SampleQuery, SampleResponse
+from app.http.dependencies import SampleModelDep, SampleQueryDep
+from app.http.queries import query_parameters
+from app.http.responses import SampleResponse
+from app.http.schemas import BUSY, INVALID, UNKNOWN_MODEL, SampleQuery
 
 router = APIRouter(tags=["generate"])
 
 
-# The body is encoded with orjson straight from the engine's dict, which is built to match SampleResponse
-# (declared for the OpenAPI schema; tests/test_api_sample.py validates bodies against it).
+# The body is the engine's SampleResult encoded by orjson (its fields are in the JSON's order); SampleResponse
+# documents it for the OpenAPI schema (tests/test_api_sample.py validates bodies against it).
 @router.get(
     "/sample",
     response_model=SampleResponse,
@@ -28,10 +29,7 @@ router = APIRouter(tags=["generate"])
     responses={**INVALID, **UNKNOWN_MODEL, **BUSY},
     openapi_extra={"parameters": query_parameters(SampleQuery)},
 )
-async def sample(request: Request, store: StoreDep) -> Response:
-    query = parse_query(request, SampleQuery)
-    engine = served_model(request, store, query.model)
-    result = await engine.sample(query.to_spec(), gone=request.is_disconnected)
-    metrics.record_names(engine.name, result["returned"])
-    metrics.record_network(engine.name, engine.sampler.stats)
+async def sample(request: Request, engine: SampleModelDep, query: SampleQueryDep) -> Response:
+    result = await engine.sample(query.to_request(), gone=request.is_disconnected)
+    metrics.record_sample(engine.name, result.returned, *engine.unreported_network_work())
     return Response(orjson.dumps(result), media_type="application/json")
