@@ -122,3 +122,13 @@ def test_a_missing_or_wrong_meta_field_is_refused_in_one_line(case: str, tmp_pat
     with pytest.raises(ArtifactError) as raised:
         load_artifact(path)
     assert str(raised.value) == f"{path}: {reason}"
+
+
+def test_an_optional_field_written_as_null_loads_as_absent_and_is_kept_in_the_file(tmp_path: Path) -> None:
+    document = {**VALID.to_json(), "recipe": None, "served": None}
+    path = tmp_path / "nulls.pt"
+    module = torch.jit.script(NameMLP(ModelConfig(vocab_size=3, block_size=2, n_embd=2, n_hidden=4)).eval())
+    torch.jit.save(module, str(path), _extra_files={META_FILE: json.dumps(document)})
+    meta = load_artifact(path).meta
+    assert (meta.recipe, meta.served) == (None, None)
+    assert meta.to_json() == document

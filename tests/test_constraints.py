@@ -210,20 +210,20 @@ def test_a_pattern_whose_automaton_explodes_is_refused_after_a_second_of_compute
 def test_every_name_satisfies_every_constraint_and_impossible_ones_are_refused(
     engine: Engine, c: dict[str, Any], seed: int
 ) -> None:
-    spec = SampleRequest(n=20, seed=seed, **{k: v for k, v in c.items() if v or k == "min_length"})
+    request = SampleRequest(n=20, seed=seed, **{k: v for k, v in c.items() if v or k == "min_length"})
     if not language(c):
         with pytest.raises(InvalidInput):
-            sampled(engine, spec)
+            sampled(engine, request)
         return
-    body = sampled(engine, spec)
+    body = sampled(engine, request)
     assert all(satisfies(name, c) for name in body["names"])
     if any(c[k] for k in ("suffix", "contains", "excludes", "pattern")):  # masked: never a row wasted
         assert body["complete"] and body["drawn"] == 20
 
 
 def test_the_same_seed_gives_the_same_constrained_names(engine: Engine) -> None:
-    spec = SampleRequest(n=30, seed=7, suffix="b", contains="c", pattern="[^d]*")
-    assert sampled(engine, spec)["names"] == sampled(engine, spec)["names"]
+    request = SampleRequest(n=30, seed=7, suffix="b", contains="c", pattern="[^d]*")
+    assert sampled(engine, request)["names"] == sampled(engine, request)["names"]
 
 
 def model_log_probs(artifact: Artifact, text: str) -> list[list[float]]:

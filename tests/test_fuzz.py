@@ -29,7 +29,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 # What a schema-valid request may be refused with: the engine's checks against the settings, the vocabulary and
 # other fields (app/engine/engine.py, app/engine/textrules.py), and the constraints' compiler
-# (app/engine/constraint_params.py, app/engine/patterns.py). Any other type is pydantic's type or range
+# (app/engine/sample_checks.py, app/engine/patterns.py). Any other type is pydantic's type or range
 # validation, and means the schema promised too much.
 SEMANTIC_ERROR_TYPES = {
     "too_big",

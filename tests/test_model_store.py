@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -18,10 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from servers import free_port
 
 from app.cli import EXIT_BAD_INPUT, EXIT_BAD_MODEL, main
-from app.engine.artifact import ArtifactError, load_artifact
+from app.engine.artifact import ArtifactError, ArtifactMeta, load_artifact
 from app.engine.engine import Engine
 from app.engine.limits import EngineLimits
 from app.engine.requests import SampleRequest
+from app.http.routes.model_info import ModelInfo
 from app.main import create_app
 from app.settings import SHIPPED_MODELS, Settings
 
@@ -71,6 +73,12 @@ def test_model_info_is_the_named_models_metadata(two_models: TestClient) -> None
     info = two_models.get("/model", params={"model": "small"}).json()
     assert (info["name"], info["file"], info["default"], info["block_size"]) == ("small", "small.pt", False, 3)
     assert two_models.get("/model").json()["name"] == "first"
+
+
+def test_the_documented_model_info_fields_are_the_artifact_records_fields_or_facts_of_the_file() -> None:
+    recorded = {f.name for f in dataclasses.fields(ArtifactMeta)} | {"format"}
+    facts_of_the_served_file = {"name", "default", "file", "sha256", "training_words"}
+    assert set(ModelInfo.model_fields) - facts_of_the_served_file <= recorded
 
 
 @pytest.mark.parametrize(("model", "source"), [("first", NAMES), ("small", LECTURE)])

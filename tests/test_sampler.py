@@ -26,13 +26,13 @@ def drawn(**fields: Any) -> SampleRequest:
     return SampleRequest(**{"min_length": 0, "max_length": 32, "seed": 0, **fields})
 
 
-def reference_names(artifact: Artifact, n: int, controls: SampleRequest, seed: int) -> list[tuple[str | None, float]]:
+def reference_names(artifact: Artifact, n: int, request: SampleRequest, seed: int) -> list[tuple[str | None, float]]:
     """Straightforward sampler: one name at a time, the model's own forward, row i uses uniforms[:, i].
 
     Returns (name or None when it ran past max_length, smallest distance of a draw to a CDF boundary).
     """
-    steps = controls.steps
-    prefix_ids = ids(artifact, controls.prefix)
+    steps = request.steps
+    prefix_ids = ids(artifact, request.prefix)
     uniforms = torch.rand((steps, n), dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     results: list[tuple[str | None, float]] = []
     for i in range(n):
@@ -44,18 +44,18 @@ def reference_names(artifact: Artifact, n: int, controls: SampleRequest, seed: i
         for step in range(steps):
             with torch.inference_mode():
                 logits = artifact.module(torch.tensor([context]))[0].double()
-            logits = logits.clone() / controls.temperature
-            if len(chars) < controls.min_length:
+            logits = logits.clone() / request.temperature
+            if len(chars) < request.min_length:
                 logits[0] = float("-inf")
-            if controls.top_k is not None:
-                kth = sorted(logits.tolist(), reverse=True)[controls.top_k - 1]
+            if request.top_k is not None:
+                kth = sorted(logits.tolist(), reverse=True)[request.top_k - 1]
                 logits[logits < kth] = float("-inf")
             probs = torch.softmax(logits, dim=0)
-            if controls.top_p is not None:
+            if request.top_p is not None:
                 order = sorted(range(len(probs)), key=lambda j: -float(probs[j]))
                 kept, mass = set(), 0.0
                 for j in order:
-                    if mass >= controls.top_p:
+                    if mass >= request.top_p:
                         break
                     kept.add(j)
                     mass += float(probs[j])
@@ -78,7 +78,7 @@ def ids(artifact: Artifact, text: str) -> tuple[int, ...]:
 
 
 @pytest.mark.parametrize(
-    "controls_args",
+    "request_args",
     [
         {"temperature": 1.0},
         {"temperature": 0.7, "top_k": 5, "min_length": 4, "max_length": 9},
@@ -86,11 +86,11 @@ def ids(artifact: Artifact, text: str) -> tuple[int, ...]:
     ],
     ids=["plain", "top_k-lengths", "top_p-prefix"],
 )
-def test_vectorized_sampler_matches_one_at_a_time_reference(artifact: Artifact, controls_args: dict) -> None:
-    controls = drawn(**controls_args)
+def test_vectorized_sampler_matches_one_at_a_time_reference(artifact: Artifact, request_args: dict) -> None:
+    request = drawn(**request_args)
     n, seed = 60, 1234
-    round_ = Sampler(artifact).sample_round(n, controls, torch.Generator().manual_seed(seed))
-    expected = reference_names(artifact, n, controls, seed)
+    round_ = Sampler(artifact).sample_round(n, request, torch.Generator().manual_seed(seed))
+    expected = reference_names(artifact, n, request, seed)
     for got, rejected, (want, margin) in zip(round_.names, round_.rejected, expected, strict=True):
         if margin > NEAR_TIE:
             assert (None if rejected else got) == want
@@ -142,9 +142,9 @@ def test_a_context_too_large_for_int64_keys_is_served_exactly(tmp_path: Path) ->
     artifact = load_artifact(path)
     sampler = Sampler(artifact)
     assert sampler.key_dtype.kind == "O"
-    controls = drawn(max_length=20)
-    round_ = sampler.sample_round(30, controls, torch.Generator().manual_seed(5))
-    expected = reference_names(artifact, 30, controls, 5)
+    request = drawn(max_length=20)
+    round_ = sampler.sample_round(30, request, torch.Generator().manual_seed(5))
+    expected = reference_names(artifact, 30, request, 5)
     for got, rejected, (want, margin) in zip(round_.names, round_.rejected, expected, strict=True):
         if margin > NEAR_TIE:
             assert (None if rejected else got) == want
@@ -166,9 +166,9 @@ def test_parallel_network_shares_give_the_same_distributions_and_names(artifact:
     two = Sampler(artifact, ContextNetwork(artifact.module, threads=2))
     keys = np.unique(np.random.default_rng(1).integers(0, one.span * artifact.vocab_size, 3000))
     assert np.array_equal(two.network_logits(keys), one.network_logits(keys))
-    controls = drawn(temperature=1.1, max_length=20)
-    assert two.sample_round(700, controls, torch.Generator().manual_seed(4)) == one.sample_round(
-        700, controls, torch.Generator().manual_seed(4)
+    request = drawn(temperature=1.1, max_length=20)
+    assert two.sample_round(700, request, torch.Generator().manual_seed(4)) == one.sample_round(
+        700, request, torch.Generator().manual_seed(4)
     )
 
 
@@ -200,8 +200,8 @@ def test_network_stats_report_only_what_was_added_since_the_last_report(artifact
 @pytest.mark.parametrize("temperature", [1e-308, 1e-30, 1e-3, 1e3, 1e30, 1e308])
 @pytest.mark.parametrize("extra", [{}, {"top_k": 3}, {"top_p": 0.5}])
 def test_length_bounds_hold_at_any_temperature(artifact: Artifact, temperature: float, extra: dict[str, Any]) -> None:
-    controls = drawn(temperature=temperature, min_length=7, max_length=9, **extra)
-    round_ = Sampler(artifact, cache_slots=4093).sample_round(200, controls, torch.Generator().manual_seed(3))
+    request = drawn(temperature=temperature, min_length=7, max_length=9, **extra)
+    round_ = Sampler(artifact, cache_slots=4093).sample_round(200, request, torch.Generator().manual_seed(3))
     kept = [name for name, rejected in zip(round_.names, round_.rejected, strict=True) if not rejected]
     assert kept and all(7 <= len(name) <= 9 for name in kept)
     # A row that has not ended after max_length characters is rejected (with one character too many).

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from app.engine.artifact import ArtifactError, trained_weights_file
-from training.command import CommandError, HelpFormatter, fail
+from training.command import EXIT_FAILED, CommandError, HelpFormatter, fail
 from training.data import DEFAULT_DATA, Vocabulary, read_words, reference_split
 from training.export import TrainedArtifact, export_artifact, load_trained, reexport_served, save_trained
 from training.model import ModelConfig, NameMLP, ServedNameMLP, loss_on
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> None:
         f"test {test_loss:.4f}  ({result.seconds:.0f} s)"
     )
     if not all(map(math.isfinite, (result.dev_loss, test_loss))):
-        raise CommandError(f"the dev or test loss is not finite: {args.out} not written", 1)
+        raise CommandError(f"the dev or test loss is not finite: {args.out} not written", EXIT_FAILED)
     exported = export_artifact(
         result, test_loss, config.train, "distilled", vocab, words, args.data, windows, args.out, command_line(args)
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 import optuna
 
-from training.command import CommandError, HelpFormatter, fail
+from training.command import EXIT_FAILED, CommandError, HelpFormatter, fail
 from training.data import DEFAULT_DATA, DataError
 from training.evaluate import bigram_baseline, bigram_row_loss
 from training.model import loss_on
@@ -149,7 +149,7 @@ def export(study: optuna.Study, objective: Objective, path: Path, data: SweepDat
     if not any(math.isfinite(t.value) for t in complete if t.value is not None):
         # Every trial diverged or was stopped early: an artifact would carry a card reading "dev inf", or a
         # model its settings did not finish training.
-        raise CommandError(f"no trial finished with a finite dev loss: {path} not written", 1)
+        raise CommandError(f"no trial finished with a finite dev loss: {path} not written", EXIT_FAILED)
     best = study.best_trial
     number = best.user_attrs.get("repeat_of", best.number)
     if objective.best is not None and objective.best[0] == number:

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from app.engine.artifact import TRAINED_WEIGHTS_SUFFIX
-from training.command import DEFAULT_MODEL, CommandError, HelpFormatter, fail
+from training.command import DEFAULT_MODEL, EXIT_FAILED, CommandError, HelpFormatter, fail
 from training.data import DEFAULT_DATA, ContextWindows, DataError, Split, Vocabulary, load_words, reference_split, shown
 from training.keep import EXIT_INTERRUPTED, CtrlC, check_out, export_or_keep, reexport, reexport_command
 from training.model import NameMLP, loss_on
@@ -276,7 +276,9 @@ def run(args: argparse.Namespace) -> None:
     )
     if result.best_step == 0 or not all(map(math.isfinite, (result.dev_loss, test_loss))):
         # A diverged run (NaN at every evaluation) would write a card reading "dev inf": keep the old file.
-        raise CommandError(f"the dev or test loss is not finite (training diverged): {args.out} not written", 1)
+        raise CommandError(
+            f"the dev or test loss is not finite (training diverged): {args.out} not written", EXIT_FAILED
+        )
     # The weights are saved before the export so that no failure there loses the run.
     weights = args.out.with_suffix(TRAINED_WEIGHTS_SUFFIX)
     meta = trained_meta(result, test_loss, config, args.recipe, vocab, words, args.data, windows, command_line(args))
@@ -284,7 +286,7 @@ def run(args: argparse.Namespace) -> None:
         save_trained(result.model, meta, words, weights)
     except OSError as exc:
         raise CommandError(
-            f"{shown(weights)}: cannot be written ({exc.strerror}): the trained model is lost", 1
+            f"{shown(weights)}: cannot be written ({exc.strerror}): the trained model is lost", EXIT_FAILED
         ) from None
     if ctrl_c.pressed.is_set():
         stopped = result.history[-1]["step"]

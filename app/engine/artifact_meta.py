@@ -84,8 +84,10 @@ class ArtifactMeta:
         missing = [key for key in REQUIRED if key not in document]
         if missing:
             raise MetaError(f"meta.json lacks {', '.join(missing)}")
-        values = {key: PARSERS[key](key, value) for key, value in document.items() if key in PARSERS}
-        extra = {key: value for key, value in document.items() if key not in PARSERS and key != "format"}
+        # An optional key written as null is absent to the record, and kept with the unknown keys for the file.
+        parsed = {key for key, value in document.items() if key in PARSERS and (value is not None or key in REQUIRED)}
+        values = {key: PARSERS[key](key, document[key]) for key in parsed}
+        extra = {key: value for key, value in document.items() if key not in parsed and key != "format"}
         return cls(**values, extra=extra, key_order=tuple(document))
 
 

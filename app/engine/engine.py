@@ -16,7 +16,6 @@ import torch
 
 from app.engine.artifact import Artifact
 from app.engine.constraint_compiler import ConstraintCompiler
-from app.engine.constraint_params import EXACT_NOTE, MASKING_NOTE, read_sample_request
 from app.engine.constraints import Automaton, ConstraintSpec
 from app.engine.jobs import SampleJob
 from app.engine.limits import EngineLimits
@@ -25,6 +24,7 @@ from app.engine.patterns import CompilerBusy
 from app.engine.problems import FieldProblem, InvalidInput, Loc
 from app.engine.requests import NextRequest, SampleRequest, ScoreBatchRequest, ScoreRequest
 from app.engine.results import NextChars, SampleResult, ScoredBatch, ScoredText
+from app.engine.sample_checks import EXACT_NOTE, MASKING_NOTE, read_sample_request
 from app.engine.sampler import NetworkWork, Sampler
 from app.engine.scheduler import Busy, Gone, Scheduler
 from app.engine.scorer import ReadText, Scorer
@@ -117,7 +117,7 @@ class Engine:
     # -- scoring ----------------------------------------------------------------------------------------
 
     async def score(self, request: ScoreRequest, gone: Gone | None = None) -> ScoredText:
-        (result,) = await self._score([request.text], [("text",)], gone)
+        (result,) = await self._score([request.text], [("text",)], ["text"], gone)
         return result
 
     async def score_batch(self, request: ScoreBatchRequest, gone: Gone | None = None) -> ScoredBatch:
@@ -135,14 +135,18 @@ class Engine:
                     )
                 ]
             )
-        return ScoredBatch(await self._score(list(texts), [("texts", i) for i in range(len(texts))], gone))
+        where: list[Loc] = [("texts", i) for i in range(len(texts))]
+        return ScoredBatch(await self._score(list(texts), where, [f"texts[{i}]" for i in range(len(texts))], gone))
 
     def score_now(self, texts: list[str]) -> list[ScoredText]:
         """score_batch() from synchronous code (CLI, tests)."""
         return asyncio.run(self.score_batch(ScoreBatchRequest(tuple(texts)))).results
 
-    async def _score(self, texts: list[str], where: list[Loc], gone: Gone | None) -> list[ScoredText]:
-        """Refuse texts over the raw cap unread; admit the work; read every text; then score them."""
+    async def _score(
+        self, texts: list[str], where: list[Loc], labels: list[str], gone: Gone | None
+    ) -> list[ScoredText]:
+        """Refuse texts over the raw cap unread; admit the work; read every text; then score them. `where` locates
+        each text in the request (its problems' loc), `labels` names it in their messages."""
         limit = self.limits.max_text_length
         too_long = [p for text, at in zip(texts, where, strict=True) if (p := raw_problem(text, at, limit))]
         if too_long:
@@ -151,18 +155,19 @@ class Engine:
         self.scheduler.admit(chars + len(texts))  # before the work of checking them: busy is busy
         if chars > READ_ON_THE_LOOP_CHARS:
             loop = asyncio.get_running_loop()
-            read, problems = await loop.run_in_executor(TEXT_READER, self.read_texts, texts, where)
+            read, problems = await loop.run_in_executor(TEXT_READER, self.read_texts, texts, where, labels)
         else:
-            read, problems = self.read_texts(texts, where)
+            read, problems = self.read_texts(texts, where, labels)
         if problems:
             raise InvalidInput(problems)
         return await self.scheduler.score(self.scorer, read, gone, admitted=True)
 
-    def read_texts(self, texts: list[str], where: list[Loc]) -> tuple[list[ReadText], list[FieldProblem]]:
+    def read_texts(
+        self, texts: list[str], where: list[Loc], labels: list[str]
+    ) -> tuple[list[ReadText], list[FieldProblem]]:
         """Every text normalized and checked, with the problems of all of them."""
         read, problems = [], []
-        for text, at in zip(texts, where, strict=True):
-            label = "text" if len(at) == 1 else f"texts[{at[1]}]"
+        for text, at, label in zip(texts, where, labels, strict=True):
             norm, found = self.rules.read(text, at, label, self.limits.max_text_length)
             read.append(ReadText(text, norm.text, norm.notes))
             problems += found

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Slots of the sampler's context cache. A prime: context numbers spread evenly. (slots x V) float32 = 57 MB for
-# V = 27. At context 8 most contexts are a whole name-so-far, so new names keep bringing new ones: after 140k
-# names drawn, 65521 slots still missed 1.8 contexts per name, 524287 slots 1.05 (an unbounded cache 0.89).
+# Slots of the sampler's context cache: (slots x V) float32 each. A prime, so context numbers spread evenly; large,
+# because at context 8 most contexts are a whole name-so-far and new names keep bringing new ones (the miss rates
+# and the throughput by cache size: docs/experiments.md).
 DEFAULT_CACHE_CONTEXTS = 524_287
 
 

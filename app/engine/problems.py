@@ -28,7 +28,7 @@ class InvalidInput(ValueError):
 
 
 def describe(problem: FieldProblem) -> str:
-    """One line: 'texts[2] position 5: msg'."""
+    """One line: 'texts[2][5]: msg' (a text's index, then a character position)."""
     if not problem.loc:
         return problem.msg
     where = str(problem.loc[0])

@@ -217,15 +217,15 @@ class Scheduler:
                 piece = task.take(task.contexts_left)
                 if piece is not None:
                     batch.append(piece)
-                    budget -= piece.contexts * self.context_seconds[task.model]
+                    budget -= piece.contexts * self.context_seconds[task.runner]
         for i, task in enumerate(large):
             if i and budget <= 0:
                 break
-            wanted = max(task.floor(), int(budget / self.context_seconds[task.model]))
+            wanted = max(task.floor(), int(budget / self.context_seconds[task.runner]))
             piece = task.take(wanted)
             if piece is not None:
                 batch.append(piece)
-                budget -= piece.contexts * self.context_seconds[task.model]
+                budget -= piece.contexts * self.context_seconds[task.runner]
         if large:
             self.tasks.remove(large[0])  # the next batch starts with another large request
             self.tasks.append(large[0])

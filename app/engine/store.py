@@ -48,13 +48,7 @@ def artifact_files(path: Path) -> dict[str, Path]:
     if not path.is_dir():
         return {path.stem: path}  # load_artifact says what is wrong with a missing or odd file
     try:
-        files = sorted(
-            p
-            for p in path.iterdir()
-            if p.suffix == ARTIFACT_SUFFIX
-            and not p.name.startswith(".")
-            and not p.name.endswith(TRAINED_WEIGHTS_SUFFIX)
-        )
+        files = sorted(p for p in path.iterdir() if is_model_file(p))
     except OSError as exc:
         raise ArtifactError(path, f"cannot list the model directory ({exc.strerror or type(exc).__name__})") from None
     if not files:

@@ -38,7 +38,7 @@ class Task:
     slices_done: int = 0
 
     @property
-    def model(self) -> Sampler | Scorer:
+    def runner(self) -> Sampler | Scorer:
         """What runs this task: cost estimates are per model and kind of work."""
         raise NotImplementedError
 
@@ -82,7 +82,7 @@ class SampleTask(Task):
     uniforms: np.ndarray  # (steps, rows)
 
     @property
-    def model(self) -> Sampler:
+    def runner(self) -> Sampler:
         return self.sampler
 
     @property
@@ -107,7 +107,7 @@ class ScoreTask(Task):
     texts: list[ReadText]
 
     @property
-    def model(self) -> Scorer:
+    def runner(self) -> Scorer:
         return self.scorer
 
     @property

@@ -142,22 +142,22 @@ class SampleQuery(BaseModel):
 
     def to_request(self) -> requests.SampleRequest:
         return requests.SampleRequest(
-            self.n,
-            self.temperature,
-            self.seed,
-            self.top_k,
-            self.top_p,
-            self.prefix,
-            self.min_length,
-            self.max_length,
-            self.novel_only,
-            self.unique,
-            self.suffix,
-            self.contains,
-            self.excludes,
-            self.pattern,
-            self.similar_to,
-            self.exact,
+            n=self.n,
+            temperature=self.temperature,
+            seed=self.seed,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            prefix=self.prefix,
+            min_length=self.min_length,
+            max_length=self.max_length,
+            novel_only=self.novel_only,
+            unique=self.unique,
+            suffix=self.suffix,
+            contains=self.contains,
+            excludes=self.excludes,
+            pattern=self.pattern,
+            similar_to=self.similar_to,
+            exact=self.exact,
         )
 
 

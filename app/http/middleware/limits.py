@@ -51,16 +51,16 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = self._declared_length(scope)
+        declared = declared_length(scope)
         if declared == -1:
-            await self._reject(send, 400, "Content-Length header is not a non-negative integer")
+            await reject(send, 400, "Content-Length header is not a non-negative integer")
             return
         if declared is not None and declared > self.max_body_bytes:
-            await self._reject(send, 413, too_large_detail(self.max_body_bytes))
+            await reject(send, 413, too_large_detail(self.max_body_bytes))
             return
         reserved = declared or 0
         if reserved and self.in_flight and self.in_flight + reserved > self.budget:
-            await self._reject(send, 503, busy_detail(self.budget), retry=True)
+            await reject(send, 503, busy_detail(self.budget), retry=True)
             return
         self.in_flight += reserved
         received = 0
@@ -84,26 +84,26 @@ class BodySizeLimitMiddleware:
         finally:
             self.in_flight -= reserved
 
-    @staticmethod
-    def _declared_length(scope: Scope) -> int | None:
-        """The Content-Length header's value, None when absent, -1 when malformed."""
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                return int(value) if value.isdigit() else -1
-        return None
 
-    @staticmethod
-    async def _reject(send: Send, status: int, detail: str, retry: bool = False) -> None:
-        body = orjson.dumps({"detail": detail})
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ]
-        if retry:
-            headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+def declared_length(scope: Scope) -> int | None:
+    """The Content-Length header's value, None when absent, -1 when malformed."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else -1
+    return None
+
+
+async def reject(send: Send, status: int, detail: str, retry: bool = False) -> None:
+    body = orjson.dumps({"detail": detail})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 # A body up to this size may hold a small request, which the scheduler admits even past its bound.
@@ -119,11 +119,11 @@ class FullQueueMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            declared = BodySizeLimitMiddleware._declared_length(scope)
+            declared = declared_length(scope)
             store = getattr(getattr(scope.get("app"), "state", None), "store", None)
             if declared is not None and declared > SMALL_BODY_BYTES and store is not None and store.queue_full():
                 metrics.record_busy()
                 detail = f"server busy: the work queue is full; retry in {RETRY_AFTER_SECONDS} s"
-                await BodySizeLimitMiddleware._reject(send, 503, detail, retry=True)
+                await reject(send, 503, detail, retry=True)
                 return
         await self.app(scope, receive, send)

@@ -20,7 +20,7 @@ from app.engine.scheduler import RETRY_AFTER_SECONDS
 from app.http import metrics
 from app.http.logs import REQUEST_ID, get_logger
 
-REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_HEADER = b"x-request-id"
 # A client's id is echoed in headers and logs, so only short, inert ids are accepted; anything else is replaced.
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -31,7 +31,7 @@ error_log = get_logger("error")
 def accepted_request_id(scope: Scope) -> str:
     """The client's X-Request-ID if it is safe to echo, else a fresh one."""
     for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
+        if name == REQUEST_ID_HEADER:
             text = value.decode("latin-1")
             if VALID_REQUEST_ID.fullmatch(text):
                 return text

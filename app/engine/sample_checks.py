@@ -5,7 +5,7 @@ The checks that need the limits, the vocabulary or several fields happen here, o
 field's own checks are the edge's); every problem found is reported at once.
 
 suffix, contains, excludes and similar_to are read like the prefix (capped as sent, then normalized: case and
-accents folded into the vocabulary, each change in a note; a character no fold maps in is a 422 naming it).
+accents folded into the vocabulary, each change in a note; a character no fold maps in is a problem naming it).
 The pattern is checked (app.engine.patterns) but not folded. Conflicts that need no automaton to see (a letter
 both excluded and required, exact with truncation) are found here; what only the automaton can tell (no name
 satisfies them all within the length bounds) is app.engine.constraints'.
