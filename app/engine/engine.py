@@ -26,8 +26,9 @@ from app.engine.requests import NextRequest, SampleRequest, ScoreBatchRequest, S
 from app.engine.results import NextChars, SampleResult, ScoredBatch, ScoredText
 from app.engine.sample_checks import EXACT_NOTE, MASKING_NOTE, read_sample_request
 from app.engine.sampler import NetworkWork, Sampler
-from app.engine.scheduler import Busy, Gone, Scheduler
+from app.engine.scheduler import Busy, Scheduler
 from app.engine.scorer import ReadText, Scorer
+from app.engine.tasks import Gone
 from app.engine.textrules import TextRules, raw_problem
 from app.hashing import file_sha256
 
